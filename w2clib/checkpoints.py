@@ -1,0 +1,298 @@
+"""Checkpoints: the official release by name, official-layout ``.pt`` files, and our own format.
+
+Formats
+-------
+* Official layout (``Wav2CLIP.pt`` as released, or any ``.pt``/``.pth``/``.ckpt`` holding the same
+  keys): a flat state dict with ``audio_encoder.*`` and ``audio_transform.*``; ``image_transform.*``
+  is kept when present; the loss temperatures (``loss_fn*``) are ignored.  Read with
+  ``torch.load(..., weights_only=True)`` only -- no pickled code is ever executed.
+* Our format: a folder with ``checkpoint.safetensors`` (same key layout) and ``config.json``
+  (``{"model": ModelConfig, "sha256": <of the safetensors file>, ...}``); the hash is verified on
+  every load.
+
+Downloads go to ``$W2C_CHECKPOINT_DIR`` (default ``~/.cache/w2clib/checkpoints``) and are verified by
+SHA-256.  Where the project does not know a release's hash yet, the first download records it
+(``<file>.sha256`` beside the file, announced on stderr) and every later load is checked against it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from ._io import atomic_path, atomic_write_json, atomic_write_text, sha256_file, user_cache_dir
+from .model import ModelConfig, Wav2CLIP
+
+__all__ = [
+    "CheckpointEntry",
+    "REGISTRY",
+    "available_checkpoints",
+    "checkpoint_dir",
+    "download_checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+    "read_state_dict",
+    "CheckpointError",
+]
+
+SAFETENSORS_NAME = "checkpoint.safetensors"
+CONFIG_NAME = "config.json"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used as asked (bad name, bad keys, bad hash)."""
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    """A named, downloadable checkpoint."""
+
+    url: str
+    filename: str
+    sha256: str | None  # None: unknown to the project; recorded on first download (trust on first use)
+    description: str
+
+
+REGISTRY: dict[str, CheckpointEntry] = {
+    "wav2clip": CheckpointEntry(
+        url="https://github.com/descriptinc/lyrebird-wav2clip/releases/download/v0.1.0-alpha/Wav2CLIP.pt",
+        filename="Wav2CLIP.pt",
+        sha256=None,
+        description="the official release (v0.1.0-alpha/Wav2CLIP.pt): ResNet-18 + head, CLIP ViT-B/32 space",
+    ),
+}
+ALIASES = {"official": "wav2clip", "Wav2CLIP": "wav2clip", "v0.1.0-alpha/Wav2CLIP.pt": "wav2clip"}
+
+
+def available_checkpoints() -> list[str]:
+    """Names accepted by :func:`w2clib.load_model` besides file paths."""
+    return sorted(REGISTRY) + sorted(ALIASES)
+
+
+def checkpoint_dir() -> Path:
+    """Where named checkpoints are cached: ``$W2C_CHECKPOINT_DIR`` or ``<cache>/checkpoints``."""
+    env = os.environ.get("W2C_CHECKPOINT_DIR")
+    return Path(env).expanduser() if env else user_cache_dir() / "checkpoints"
+
+
+def _manual_instructions(entry: CheckpointEntry, target: Path) -> str:
+    return (
+        f"download {entry.url} on a machine with internet access and place it at {target} "
+        f"(or set W2C_CHECKPOINT_DIR to the folder holding {entry.filename}, or pass the file path "
+        "to load_model)"
+    )
+
+
+def _verify(path: Path, entry: CheckpointEntry) -> str:
+    """Check ``path`` against the registry hash or the hash recorded at first download."""
+    digest = sha256_file(path)
+    record = path.with_name(path.name + ".sha256")
+    expected = entry.sha256 or (record.read_text().split()[0] if record.exists() else None)
+    if expected is None:
+        atomic_write_text(record, f"{digest}  {path.name}\n")
+        print(
+            f"w2clib: the project has no published SHA-256 for {entry.filename}; recorded {digest} "
+            f"in {record} and will verify against it from now on",
+            file=sys.stderr,
+        )
+    elif digest != expected:
+        raise CheckpointError(
+            f"SHA-256 mismatch for {path}: got {digest}, expected {expected}. The file is corrupt or "
+            f"not the release; delete it and download again ({entry.url})"
+        )
+    return digest
+
+
+def download_checkpoint(name: str, *, progress: bool = True) -> Path:
+    """Return the local path of a named checkpoint, downloading and verifying it if needed.
+
+    Interrupted downloads resume from the ``.part`` file.  Offline, raises ``RuntimeError`` saying
+    where to put the file by hand.
+    """
+    key = ALIASES.get(name, name)
+    if key not in REGISTRY:
+        raise CheckpointError(
+            f"unknown checkpoint name {name!r}; known names: {', '.join(available_checkpoints())}, "
+            "or pass the path of a .pt file or of a folder saved by w2clib"
+        )
+    entry = REGISTRY[key]
+    target = checkpoint_dir() / entry.filename
+    if target.exists():
+        _verify(target, entry)
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    start = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(entry.url, headers={"Range": f"bytes={start}-"} if start else {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            if start and response.status != 206:  # server ignored the range: start over
+                start = 0
+            total = int(response.headers.get("Content-Length", 0)) + start
+            from tqdm.auto import tqdm
+
+            with open(part, "ab" if start else "wb") as out, tqdm(
+                total=total or None, initial=start, unit="B", unit_scale=True,
+                desc=entry.filename, disable=not progress,
+            ) as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+                    bar.update(len(block))
+    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        raise RuntimeError(
+            f"could not download checkpoint {name!r} ({err}). To use it offline, "
+            + _manual_instructions(entry, target)
+        ) from err
+    os.replace(part, target)
+    _verify(target, entry)
+    return target
+
+
+# --------------------------------------------------------------------------------------------
+# Reading and writing
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read weights and the stored config (empty for official-layout files) from a file or folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / SAFETENSORS_NAME
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path.parent} holds no {SAFETENSORS_NAME}; pass a folder written by "
+                "w2clib.checkpoints.save_checkpoint (or `w2clib pretrain`) or a .pt file"
+            )
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint not found: {str(path)!r}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        config_path = path.with_name(CONFIG_NAME)
+        if not config_path.exists():
+            raise FileNotFoundError(f"{path} has no {CONFIG_NAME} beside it; it is needed for the architecture")
+        meta = json.loads(config_path.read_text())
+        expected = meta.get("sha256")
+        if expected and sha256_file(path) != expected:
+            raise CheckpointError(
+                f"SHA-256 of {path} does not match {config_path} ({expected[:12]}...): the file was "
+                "changed or partly written; re-export or re-download it"
+            )
+        return load_file(str(path)), meta
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(
+            f"cannot read {str(path)!r} as a weights-only PyTorch checkpoint ({err}); pass an "
+            "official-layout .pt state dict or a folder saved by w2clib"
+        ) from err
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]  # Lightning-style wrapper
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{str(path)!r} does not hold a state dict of tensors")
+    return state, {}
+
+
+_IGNORED_PREFIXES = ("loss_fn",)  # training-only temperatures stored by the original trainer
+
+
+def config_from_state(state: dict[str, torch.Tensor]) -> ModelConfig:
+    """Infer the architecture of an official-layout state dict from its tensor shapes."""
+    try:
+        width = int(state["audio_encoder.conv1.weight"].shape[0])
+        embed_dim = int(state["audio_transform.sequential.3.weight"].shape[0])
+    except KeyError as err:
+        raise CheckpointError(
+            f"checkpoint lacks {err.args[0]!r}: it is not in the Wav2CLIP layout "
+            "(audio_encoder.* backbone + audio_transform.* head)"
+        ) from None
+    has_image_head = any(k.startswith("image_transform.") for k in state)
+    return ModelConfig(width=width, embed_dim=embed_dim, image_head=has_image_head)
+
+
+def load_weights(model: Wav2CLIP, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``model`` strictly, naming missing/unexpected keys on failure."""
+    state = {k: v for k, v in state.items() if not k.startswith(_IGNORED_PREFIXES)}
+    window_key = "audio_encoder.spectrogram.window"
+    if window_key not in state:  # a layout without the STFT window: it is always the Hann window
+        state[window_key] = model.audio_encoder.spectrogram.window.clone()
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong_shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong_shape:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} keys (e.g. {missing[:3]})")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} keys (e.g. {unexpected[:3]})")
+        if wrong_shape:
+            parts.append(f"wrong shapes for {wrong_shape[:3]}")
+        raise CheckpointError(
+            f"checkpoint {source!r} does not match the Wav2CLIP layout: {'; '.join(parts)}. "
+            "Expected audio_encoder.* (ResNet) and audio_transform.sequential.{0,3}.* keys; "
+            "convert other layouts to this one or save with w2clib.checkpoints.save_checkpoint"
+        )
+    model.load_state_dict(state, strict=True)
+
+
+def load_checkpoint(checkpoint: str | os.PathLike[str]) -> Wav2CLIP:
+    """Build a model from a registry name, an official-layout file or a w2clib folder (CPU, eval)."""
+    source = str(checkpoint)
+    path = Path(checkpoint).expanduser()
+    if not path.exists():
+        if isinstance(checkpoint, str) and (checkpoint in REGISTRY or checkpoint in ALIASES):
+            path = download_checkpoint(checkpoint)
+        elif isinstance(checkpoint, str) and os.sep not in checkpoint and "." not in Path(checkpoint).name:
+            raise CheckpointError(
+                f"unknown checkpoint name {checkpoint!r}; known names: "
+                f"{', '.join(available_checkpoints())}, or pass a file or folder path"
+            )
+        else:
+            raise FileNotFoundError(
+                f"checkpoint not found: {source!r}; pass an existing .pt file, a folder written by "
+                f"w2clib, or one of the names {', '.join(available_checkpoints())}"
+            )
+    state, meta = read_state_dict(path)
+    config = ModelConfig.from_dict(meta["model"]) if "model" in meta else config_from_state(state)
+    model = Wav2CLIP(config)
+    load_weights(model, state, source)
+    model.checkpoint_sha256 = meta.get("sha256") or sha256_file(
+        path / SAFETENSORS_NAME if path.is_dir() else path
+    )
+    return model.eval()
+
+
+def save_checkpoint(model: Wav2CLIP, directory: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:
+    """Write ``checkpoint.safetensors`` + ``config.json`` into ``directory`` atomically.
+
+    ``extra`` (e.g. the training config, teacher, metrics) is stored in ``config.json`` beside the
+    model config and the weights' SHA-256.  Returns the folder.
+    """
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(directory / SAFETENSORS_NAME) as tmp:
+        save_file(state, str(tmp))
+        digest = sha256_file(tmp)
+    meta = {
+        "format": "w2clib",
+        "format_version": FORMAT_VERSION,
+        "w2clib_version": __version__,
+        "model": model.config.to_dict(),
+        "sha256": digest,
+        **(extra or {}),
+    }
+    atomic_write_json(directory / CONFIG_NAME, meta)
+    return directory

@@ -1,0 +1,150 @@
+"""The notebook pipeline behind ``reproduce.sh``: papermill, stamps, resume.
+
+Each ``notebooks/NN_name.ipynb`` runs headless with the parameter ``profile`` injected; its executed
+copy goes to ``<run_dir>/notebooks/``.  When it finishes, ``<run_dir>/stamps/NN_name.json`` records
+its key, wall time and the kernel's peak memory.  The key hashes the notebook, the profile file and
+the key of the notebook before it, so changing a notebook or the profile reruns it and everything
+after it, while an interrupted run resumes at the first notebook without a valid stamp.  Library
+changes do not invalidate stamps: pass ``--force`` after editing ``w2clib``.
+
+    python -m w2clib.pipeline --profile mini [--only 03,04] [--from 04] [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ._io import atomic_write_json
+from .config import Profile, load_profile, project_root
+
+__all__ = ["list_notebooks", "select_notebooks", "notebook_keys", "run_pipeline", "main"]
+
+
+def list_notebooks(root: Path | None = None) -> list[Path]:
+    """``notebooks/NN_*.ipynb`` in order."""
+    folder = (root or project_root()) / "notebooks"
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def _matches(notebook: Path, token: str) -> bool:
+    token = token.strip()
+    stem = notebook.stem
+    return token == stem or token == stem[:2] or (token.isdigit() and int(token) == int(stem[:2])) or (
+        not token.isdigit() and stem[3:] == token
+    )
+
+
+def select_notebooks(notebooks: list[Path], only: str | None = None, start: str | None = None) -> list[Path]:
+    """Apply ``--only a,b`` (numbers or names) and ``--from N``; unknown tokens are errors."""
+    chosen = notebooks
+    if only:
+        tokens = [t for t in only.split(",") if t.strip()]
+        for token in tokens:
+            if not any(_matches(nb, token) for nb in notebooks):
+                raise SystemExit(f"--only: no notebook matches {token!r}; have {[nb.stem for nb in notebooks]}")
+        chosen = [nb for nb in chosen if any(_matches(nb, t) for t in tokens)]
+    if start:
+        index = next((i for i, nb in enumerate(notebooks) if _matches(nb, start)), None)
+        if index is None:
+            raise SystemExit(f"--from: no notebook matches {start!r}; have {[nb.stem for nb in notebooks]}")
+        chosen = [nb for nb in chosen if nb in notebooks[index:]]
+    return chosen
+
+
+def notebook_keys(notebooks: list[Path], profile: Profile) -> dict[Path, str]:
+    """Chained content keys: each depends on its notebook, the profile and the previous key."""
+    keys: dict[Path, str] = {}
+    previous = hashlib.sha256(profile.path.read_bytes()).hexdigest()
+    for nb in notebooks:
+        digest = hashlib.sha256(previous.encode() + nb.read_bytes()).hexdigest()
+        keys[nb] = previous = digest
+    return keys
+
+
+def _execute_one(notebook: Path, output: Path, profile: str) -> None:
+    """Run in a child process so its kernel's peak memory can be read from rusage."""
+    import papermill
+
+    tmp = output.with_name(f".{output.name}.running")
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(tmp), parameters={"profile": profile}, kernel_name="python3",
+            cwd=str(notebook.parent), progress_bar=False, log_output=True,
+        )
+    finally:
+        if tmp.exists():
+            os.replace(tmp, output)  # keep the executed copy, failed or not, for inspection
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"kernel_peak_rss_mib": round(peak_kib / 1024, 1)}), flush=True)
+
+
+def run_pipeline(profile_name: str, only: str | None = None, start: str | None = None, force: bool = False) -> int:
+    profile = load_profile(profile_name)
+    notebooks = list_notebooks()
+    if not notebooks:
+        raise SystemExit("no notebooks/NN_*.ipynb found")
+    keys = notebook_keys(notebooks, profile)
+    out_dir, stamp_dir = profile.run_dir / "notebooks", profile.run_dir / "stamps"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp_dir.mkdir(parents=True, exist_ok=True)
+    summary = []
+    for nb in select_notebooks(notebooks, only, start):
+        stamp = stamp_dir / f"{nb.stem}.json"
+        if not force and stamp.exists() and json.loads(stamp.read_text()).get("key") == keys[nb]:
+            print(f"[{profile.name}] {nb.stem}: up to date (stamp {stamp.relative_to(project_root())})")
+            continue
+        stamp.unlink(missing_ok=True)
+        print(f"[{profile.name}] {nb.stem}: running ...", flush=True)
+        began = time.time()
+        child = subprocess.run(
+            [sys.executable, "-m", "w2clib.pipeline", "--execute-one", str(nb), str(out_dir / nb.name), profile.name],
+            stdout=subprocess.PIPE, text=True,
+        )
+        wall = time.time() - began
+        lines = child.stdout.strip().splitlines()
+        if child.returncode != 0:
+            print("\n".join(lines[-40:]), file=sys.stderr)
+            print(
+                f"[{profile.name}] {nb.stem}: FAILED after {wall:.0f} s; executed copy with the error: "
+                f"{out_dir / nb.name}", file=sys.stderr,
+            )
+            return 1
+        memory = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
+        record = {"notebook": nb.name, "profile": profile.name, "key": keys[nb], "wall_s": round(wall, 1),
+                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **memory}
+        atomic_write_json(stamp, record)
+        summary.append(record)
+        print(f"[{profile.name}] {nb.stem}: done in {wall:.0f} s, kernel peak {memory.get('kernel_peak_rss_mib', '?')} MiB")
+    if summary:
+        total = sum(r["wall_s"] for r in summary)
+        peak = max((r.get("kernel_peak_rss_mib", 0) for r in summary), default=0)
+        print(f"[{profile.name}] finished {len(summary)} notebook(s) in {total:.0f} s; peak kernel memory {peak} MiB")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m w2clib.pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="mini")
+    parser.add_argument("--only", default=None, help="comma-separated notebook numbers or names")
+    parser.add_argument("--from", dest="start", default=None, help="start at this notebook")
+    parser.add_argument("--force", action="store_true", help="ignore stamps")
+    parser.add_argument("--execute-one", nargs=3, metavar=("NOTEBOOK", "OUTPUT", "PROFILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.execute_one:
+        notebook, output, profile = args.execute_one
+        _execute_one(Path(notebook), Path(output), profile)
+        return 0
+    return run_pipeline(args.profile, args.only, args.start, args.force)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
