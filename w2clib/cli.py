@@ -1,0 +1,140 @@
+"""Command line: ``w2clib <command> ...``.
+
+    w2clib embed FILE_OR_DIR... --out OUT.npz [--checkpoint CKPT] [--frames --window-ms 1000 --hop-ms 50]
+    w2clib checkpoints                      # list named checkpoints and the cache folder
+
+Errors in the input (missing files, unreadable audio, unknown checkpoints) end with a one-line message
+and exit status 2, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main", "build_parser", "COMMANDS"]
+
+# Subcommands added by other stages register here: name -> (configure parser, run).
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+
+
+def command(name: str, configure: Callable[[argparse.ArgumentParser], None]):
+    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = (configure, run)
+        return run
+
+    return register
+
+
+# ------------------------------------------------------------------------------------------ embed
+def _configure_embed(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", help="audio files (wav/flac/ogg/mp3) or folders to search")
+    p.add_argument("--out", required=True, help="output .npz file")
+    p.add_argument("--checkpoint", default=None,
+                   help="checkpoint name, .pt file or w2clib folder (default: the official release)")
+    p.add_argument("--random-weights", action="store_true", help="random weights (testing; no download)")
+    p.add_argument("--frames", action="store_true", help="one embedding per window instead of per file")
+    p.add_argument("--window-ms", type=float, default=1000.0, help="frame mode: window length (ms)")
+    p.add_argument("--hop-ms", type=float, default=50.0, help="frame mode: hop between window centres (ms)")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+
+
+@command("embed", _configure_embed)
+def run_embed(args: argparse.Namespace) -> int:
+    from ._io import atomic_path
+    from .api import embed_files, file_list, load_model
+    from .audio import SAMPLE_RATE
+    from .inference import frame_centers
+
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise ValueError(f"--out must name a .npz file, got {str(out)!r}")
+    paths = file_list(args.inputs)
+    if not paths:
+        raise ValueError(f"no audio files found in {args.inputs}")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"input file(s) not found: {missing[:5]}; check the paths")
+    if args.random_weights and args.checkpoint:
+        raise ValueError("pass --checkpoint or --random-weights, not both")
+    model = load_model(args.checkpoint, pretrained=not args.random_weights, device=args.device)
+    arrays: dict[str, np.ndarray] = {"paths": np.array([str(p) for p in paths])}
+    if args.frames:
+        window = int(round(args.window_ms * SAMPLE_RATE / 1000))
+        hop = int(round(args.hop_ms * SAMPLE_RATE / 1000))
+        if window <= 0 or hop <= 0:
+            raise ValueError("--window-ms and --hop-ms must be positive")
+        per_file = embed_files(paths, model, frame_length=window, hop_length=hop, precision=args.precision,
+                               batch_size=args.batch_size, progress=True)
+        for i, emb in enumerate(per_file):
+            arrays[f"embeddings_{i}"] = emb.T  # (n_frames, D): time first, like the HEAR API
+            arrays[f"timestamps_ms_{i}"] = frame_centers(emb.shape[1], window, hop) * 1000.0
+    else:
+        arrays["embeddings"] = embed_files(paths, model, precision=args.precision, batch_size=args.batch_size,
+                                           progress=True)
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    mode = f"frames ({args.window_ms:g} ms windows every {args.hop_ms:g} ms)" if args.frames else "clips"
+    print(f"wrote {out}: {len(paths)} file(s), {mode}, dim {model.embed_dim}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------ checkpoints
+@command("checkpoints", lambda p: None)
+def run_checkpoints(args: argparse.Namespace) -> int:
+    from .checkpoints import REGISTRY, checkpoint_dir
+
+    print(f"cache folder: {checkpoint_dir()} (set W2C_CHECKPOINT_DIR to change)")
+    for name, entry in REGISTRY.items():
+        cached = (checkpoint_dir() / entry.filename).exists()
+        print(f"  {name:12s} {'[cached] ' if cached else ''}{entry.description}\n  {'':12s} {entry.url}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- main
+def _load_plugins() -> None:
+    """Import modules that register further subcommands (optional parts may be absent)."""
+    import importlib
+
+    for module in ("w2clib.commands",):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    _load_plugins()
+    parser = argparse.ArgumentParser(prog="w2clib", description="Wav2CLIP companion: embeddings, training, evaluation")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"w2clib {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (configure, run) in COMMANDS.items():
+        p = sub.add_parser(name, help=(run.__doc__ or "").strip().split("\n")[0] or None)
+        configure(p)
+        p.set_defaults(run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+        print(f"w2clib {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
