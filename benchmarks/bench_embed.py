@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Embedding speed and memory: w2clib vs the reference wav2clip 0.1.0, same weights, one run.
+
+    .venv/bin/python benchmarks/bench_embed.py                 # writes benchmarks/results/embed.json
+    .venv/bin/python benchmarks/bench_embed.py --repeats 5 --quick
+
+Throughput (clips/s) for 1x10 s, 16x10 s and 64x5 s batches, measured for
+  * reference   -- wav2clip.embed_audio on ResNetExtractor(checkpoint, frozen, transform) as users run it
+                   (autograd on, batch-wide normalisation);
+  * exact       -- w2clib.embed_audio(norm="batch", precision="fp32"): outputs within 1e-5 of the reference;
+  * fast        -- w2clib.embed_audio(norm="clip", precision="bf16") (cosine to exact reported).
+Timings interleave the three implementations round-robin and report the median, so slow phases of a
+shared machine hit all of them alike.  Peak memory (max RSS) is measured in a fresh process per case:
+64x10 s in one call, and embed_files on a 1-hour file in frame mode (1 s windows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SR = 16000
+
+
+def make_model(seed: int = 0):
+    from tests.conftest import randomize_batchnorm
+    from w2clib.model import ModelConfig, build_model
+
+    model = build_model(ModelConfig(), seed=seed)
+    randomize_batchnorm(model)
+    return model.to(memory_format=torch.channels_last).eval()
+
+
+def reference_model(state):
+    from wav2clip.model.encoder import ResNetExtractor
+
+    return ResNetExtractor(checkpoint=state, scenario="frozen", transform=True)
+
+
+def make_audio(n: int, seconds: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.normal(0, 0.1, (n, int(seconds * SR)))).astype(np.float32)
+
+
+def runners(model, ref):
+    import wav2clip
+
+    import w2clib
+
+    return {
+        "reference": lambda a: wav2clip.embed_audio(a, ref),
+        "exact": lambda a: w2clib.embed_audio(a, model, norm="batch", batch_size=64),
+        "fast": lambda a: w2clib.embed_audio(a, model, norm="clip", precision="bf16", batch_size=64),
+    }
+
+
+def throughput(cases, repeats: int) -> dict:
+    model = make_model()
+    ref = reference_model({k: v.clone() for k, v in model.state_dict().items()})
+    run = runners(model, ref)
+    results = {}
+    for n, seconds in cases:
+        audio = make_audio(n, seconds)
+        outputs = {name: fn(audio) for name, fn in run.items()}  # warm-up + accuracy
+        times = {name: [] for name in run}
+        for _ in range(repeats):
+            for name, fn in run.items():
+                start = time.perf_counter()
+                fn(audio)
+                times[name].append(time.perf_counter() - start)
+        exact, fast = outputs["exact"], outputs["fast"]
+        cos = (exact * fast).sum(1) / (np.linalg.norm(exact, axis=1) * np.linalg.norm(fast, axis=1))
+        key = f"{n}x{seconds:g}s"
+        results[key] = {
+            name: {"median_s": statistics.median(t), "clips_per_s": n / statistics.median(t), "runs_s": t}
+            for name, t in times.items()
+        }
+        ref_rate = results[key]["reference"]["clips_per_s"]
+        for name in ("exact", "fast"):
+            results[key][name]["speedup_vs_reference"] = results[key][name]["clips_per_s"] / ref_rate
+        results[key]["exact"]["max_abs_diff_vs_reference"] = float(np.abs(exact - outputs["reference"]).max())
+        results[key]["fast"]["min_cosine_vs_exact"] = float(cos.min())
+        print(f"{key}: " + ", ".join(f"{k} {v['clips_per_s']:.2f} clips/s" for k, v in results[key].items()), flush=True)
+    return results
+
+
+# ----------------------------------------------------------------------------------- memory cases
+def _memory_case(case: str, arg: str) -> None:
+    """Runs in a child process; prints peak RSS (MiB) before and after the measured call."""
+    model = make_model()
+    if case == "reference-64x10":
+        import wav2clip
+
+        ref = reference_model({k: v.clone() for k, v in model.state_dict().items()})
+        audio = make_audio(64, 10.0)
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        wav2clip.embed_audio(audio, ref)
+    elif case == "w2clib-64x10":
+        import w2clib
+
+        audio = make_audio(64, 10.0)
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        w2clib.embed_audio(audio, model, norm="batch")
+    elif case == "w2clib-files-1h":
+        import w2clib
+
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        hop_ms = float(arg.split(":")[1])
+        w2clib.embed_files(arg.split(":")[0], model, frame_length=SR, hop_length=int(SR * hop_ms / 1000),
+                           precision="bf16", batch_size=64)
+    else:
+        raise SystemExit(f"unknown case {case}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"baseline_rss_mib": base / 1024, "peak_rss_mib": peak / 1024}))
+
+
+def memory(hour_hop_ms: float) -> dict:
+    import soundfile as sf
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        hour = Path(tmp) / "hour.wav"
+        rng = np.random.default_rng(0)
+        with sf.SoundFile(hour, "w", samplerate=44100, channels=2, subtype="PCM_16") as f:
+            for _ in range(60):  # one minute at a time: the generator itself stays small
+                f.write((rng.normal(0, 0.1, (44100 * 60, 2))).astype(np.float32))
+        cases = [("reference-64x10", ""), ("w2clib-64x10", ""), ("w2clib-files-1h", f"{hour}:{hour_hop_ms}")]
+        for case, arg in cases:
+            start = time.perf_counter()
+            child = subprocess.run([sys.executable, __file__, "--memory-case", case, arg],
+                                   capture_output=True, text=True, check=True)
+            results[case] = json.loads(child.stdout.strip().splitlines()[-1])
+            results[case]["wall_s"] = time.perf_counter() - start
+            print(case, results[case], flush=True)
+    results["w2clib-files-1h"]["file"] = f"60 min, 44.1 kHz stereo PCM_16, 1 s windows every {hour_hop_ms:g} ms, bf16"
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="small cases only (smoke test of the script)")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--hour-hop-ms", type=float, default=500.0, help="hop for the 1-hour file case")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/embed.json"))
+    parser.add_argument("--memory-case", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_case:
+        _memory_case(*args.memory_case)
+        return 0
+    torch.set_num_threads(torch.get_num_threads())
+    cases = [(1, 2.0), (4, 2.0)] if args.quick else [(1, 10.0), (16, 10.0), (64, 5.0)]
+    report = {
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__,
+                    "threads": torch.get_num_threads(), "cpu_count": __import__("os").cpu_count()},
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "throughput": throughput(cases, args.repeats),
+    }
+    if not args.skip_memory and not args.quick:
+        report["memory"] = memory(args.hour_hop_ms)
+    if not args.quick:
+        from w2clib._io import atomic_write_json
+
+        atomic_write_json(args.out, report)
+        print("wrote", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
