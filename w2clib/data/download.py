@@ -1,0 +1,592 @@
+"""Getting dataset files: resumable downloads, checksums, trust on first use, safe extraction.
+
+* :func:`fetch` downloads one :class:`RemoteFile` (``http(s)://`` or ``file://``) into a folder,
+  resuming a ``.part`` file left by an interrupted run (HTTP ``Range``), and verifies it against the
+  published MD5/SHA-256.  Where the project knows no published checksum it records the file's SHA-256
+  on first use (TOFU) in ``checksums.json`` beside it, says so on stderr, and verifies every later
+  copy against that record.
+* :func:`extract_archive` unpacks zip, tar(.gz/.bz2/.xz) and 7z archives, refusing members whose
+  name is absolute or climbs out of the target (``..``) and links that point outside it.
+* :func:`open_split_zip` reads a multi-part ("split") zip -- ``name.z01 … name.zNN, name.zip`` as
+  FSD50K ships -- as one archive, by concatenating the parts virtually and rewriting the central
+  directory with absolute offsets (no 30 GB temporary copy).
+
+``$W2C_DATA_MIRROR`` (a base URL) replaces the public sources: files are then fetched from
+``<mirror>/<dataset>/<filename>`` -- for institutional mirrors and for the tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import struct
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._io import atomic_write_json
+
+__all__ = [
+    "RemoteFile",
+    "DownloadError",
+    "ChecksumError",
+    "UnsafeArchiveError",
+    "fetch",
+    "download_file",
+    "verify_file",
+    "file_digests",
+    "extract_archive",
+    "extract_zipfile",
+    "open_split_zip",
+    "mirror_url",
+    "CHECKSUMS_FILE",
+]
+
+CHECKSUMS_FILE = "checksums.json"
+_CHUNK = 1 << 20
+_USER_AGENT = "w2clib-data/0.2 (+https://github.com/descriptinc/lyrebird-wav2clip)"
+
+
+class DownloadError(FileNotFoundError):
+    """A file the dataset needs is neither on disk nor downloadable (offline, 404, ...)."""
+
+
+class ChecksumError(ValueError):
+    """A downloaded or hand-placed file does not match its checksum."""
+
+
+class UnsafeArchiveError(ValueError):
+    """An archive member would be written outside the extraction folder."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset's public source.
+
+    Attributes:
+        url: where it is published.
+        filename: the name it is stored under (in the dataset's ``downloads/`` or its root).
+        md5 / sha256: published checksums (hex); both ``None`` means unknown -> trust on first use.
+        kind: ``"archive"`` (extracted into the dataset folder), ``"file"`` (used as is, stored in the
+            dataset folder) or ``"part"`` (a piece of a split archive the dataset joins itself).
+    """
+
+    url: str
+    filename: str
+    md5: str | None = None
+    sha256: str | None = None
+    kind: str = "archive"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("archive", "file", "part"):
+            raise ValueError(f"RemoteFile.kind must be 'archive', 'file' or 'part', got {self.kind!r}")
+        if Path(self.filename).name != self.filename:
+            raise ValueError(f"RemoteFile.filename must be a bare file name, got {self.filename!r}")
+
+
+def mirror_url(remote: RemoteFile, dataset: str) -> str:
+    """``remote.url``, or ``$W2C_DATA_MIRROR/<dataset>/<filename>`` when a mirror is configured."""
+    mirror = os.environ.get("W2C_DATA_MIRROR")
+    if mirror:
+        return f"{mirror.rstrip('/')}/{dataset}/{urllib.parse.quote(remote.filename)}"
+    return remote.url
+
+
+# --------------------------------------------------------------------------- checksums
+
+
+def file_digests(path: str | os.PathLike[str]) -> dict[str, str]:
+    """MD5 and SHA-256 of a file in one pass: ``{"md5": hex, "sha256": hex}``."""
+    md5, sha = hashlib.md5(), hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            md5.update(block)
+            sha.update(block)
+    return {"md5": md5.hexdigest(), "sha256": sha.hexdigest()}
+
+
+def _read_registry(folder: Path) -> dict[str, dict[str, str]]:
+    path = folder / CHECKSUMS_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); delete it to re-record checksums") from err
+    return data if isinstance(data, dict) else {}
+
+
+def verify_file(path: Path, remote: RemoteFile, *, registry_dir: Path | None = None) -> dict[str, str]:
+    """Check ``path`` against the published checksum of ``remote`` or the TOFU record.
+
+    With no published checksum and no record yet, the file's SHA-256 is recorded in
+    ``registry_dir/checksums.json`` (trust on first use) and a note goes to stderr.
+
+    Returns:
+        the file's digests ``{"md5", "sha256"}``.
+
+    Raises:
+        ChecksumError: a published or recorded checksum does not match.
+    """
+    registry_dir = registry_dir or path.parent
+    digests = file_digests(path)
+    registry = _read_registry(registry_dir)
+    recorded = registry.get(remote.filename, {})
+    expected = {"md5": remote.md5, "sha256": remote.sha256}
+    source = "published"
+    if not (remote.md5 or remote.sha256) and recorded.get("sha256"):
+        expected = {"md5": None, "sha256": recorded["sha256"]}
+        source = f"recorded on first use in {registry_dir / CHECKSUMS_FILE}"
+    for algo, want in expected.items():
+        if want and digests[algo] != want.lower():
+            raise ChecksumError(
+                f"{path}: {algo} is {digests[algo]} but the {source} {algo} of {remote.filename} is "
+                f"{want}. The file is damaged or is a different version: delete it and run prepare() "
+                "again to re-download it (or place a good copy there)."
+            )
+    if not (remote.md5 or remote.sha256) and not recorded.get("sha256"):
+        print(
+            f"w2clib: no published checksum is known for {remote.filename}; recorded its SHA-256 "
+            f"{digests['sha256']} in {registry_dir / CHECKSUMS_FILE} (trust on first use). Later copies "
+            "are verified against this record.",
+            file=sys.stderr,
+        )
+    if recorded.get("sha256") != digests["sha256"]:
+        registry[remote.filename] = {"sha256": digests["sha256"], "md5": digests["md5"], "url": remote.url}
+        atomic_write_json(registry_dir / CHECKSUMS_FILE, registry)
+    return digests
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+def _open_source(url: str, offset: int, timeout: float):
+    """Open ``url`` at byte ``offset``: (stream, resumed?, total size or None)."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "file":
+        path = Path(urllib.request.url2pathname(parsed.path))
+        stream = open(path, "rb")  # noqa: SIM115 (closed by the caller)
+        stream.seek(offset)
+        return stream, True, path.stat().st_size
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (scheme checked)
+    resumed = offset > 0 and response.status == 206
+    length = response.headers.get("Content-Length")
+    total = int(length) + (offset if resumed else 0) if length and length.isdigit() else None
+    return response, resumed, total
+
+
+def download_file(url: str, dest: Path, *, resume: bool = True, timeout: float = 60.0,
+                  retries: int = 3, progress: bool = True) -> Path:
+    """Download ``url`` to ``dest`` through ``dest.part``, resuming a partial file.
+
+    The partial file is kept when a transfer breaks, so the next attempt (or the next run) continues
+    where it stopped (HTTP ``Range``; a server that ignores ranges makes the download restart).
+
+    Raises:
+        ValueError: not an http(s):// or file:// URL.
+        DownloadError: the URL cannot be read after ``retries`` attempts (offline, 404, ...).
+    """
+    if urllib.parse.urlparse(url).scheme not in ("http", "https", "file"):
+        raise ValueError(f"unsupported URL scheme in {url!r}; use http(s):// or file://")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    if not resume and part.exists():
+        part.unlink()
+    last_error: Exception | None = None
+    for attempt in range(retries):
+        if attempt:
+            time.sleep(min(2 ** (attempt - 1), 8))
+        offset = part.stat().st_size if part.exists() else 0
+        try:
+            stream, resumed, total = _open_source(url, offset, timeout)
+        except urllib.error.HTTPError as err:
+            if err.code == 416 and offset:  # range starts at the end: the partial file is complete
+                last_error = None
+                break
+            last_error = err
+            if 400 <= err.code < 500 and err.code != 429:
+                break  # retrying does not fix a client error
+            continue
+        except OSError as err:  # URLError, refused connection, timeout, missing file:// path
+            last_error = err
+            continue
+        try:
+            _stream(stream, part, "ab" if resumed else "wb", offset if resumed else 0, total, dest.name, progress)
+            last_error = None
+            break
+        except OSError as err:  # the transfer broke: keep the partial file for the next attempt
+            last_error = err
+        finally:
+            stream.close()
+    if last_error is not None:
+        raise DownloadError(
+            f"could not download {url} ({type(last_error).__name__}: {last_error}). Without internet "
+            f"access, download it on another machine and place it at {dest}; prepare() then verifies "
+            "and uses it."
+        ) from last_error
+    os.replace(part, dest)
+    return dest
+
+
+def _stream(stream, part: Path, mode: str, offset: int, total: int | None, name: str, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    with open(part, mode) as out, tqdm(
+        total=total, initial=offset, unit="B", unit_scale=True, desc=name, disable=not progress, leave=False
+    ) as bar:
+        for block in iter(lambda: stream.read(_CHUNK), b""):
+            out.write(block)
+            bar.update(len(block))
+        written = out.tell()
+    if total is not None and written < total:
+        # http.client ends a body silently when the peer closes early: treat it as a broken transfer
+        raise ConnectionError(f"transfer of {name} ended at {written} of {total} bytes")
+
+
+def fetch(remote: RemoteFile, folder: Path, *, dataset: str, download: bool = True,
+          registry_dir: Path | None = None, progress: bool = True) -> Path:
+    """Return ``folder/remote.filename`` verified, downloading it first if it is not there.
+
+    Args:
+        remote: what to get.
+        folder: where the file lives (``downloads/`` for archives).
+        dataset: the dataset name (for the mirror URL and messages).
+        download: ``False`` never touches the network: a missing file is an error that says where
+            to place it.
+        registry_dir: folder of the TOFU ``checksums.json`` (default ``folder``).
+
+    Raises:
+        DownloadError: missing and not downloadable.  ChecksumError: present but wrong.
+    """
+    dest = folder / remote.filename
+    if not dest.exists():
+        url = mirror_url(remote, dataset)
+        if not download:
+            raise DownloadError(
+                f"{dataset}: {remote.filename} is not in {folder} and downloading is disabled. Download "
+                f"it from {url} and place it at {dest}, then run prepare() again."
+            )
+        download_file(url, dest, progress=progress)
+    verify_file(dest, remote, registry_dir=registry_dir or folder)
+    return dest
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def _safe_target(dest: Path, name: str, archive: Path) -> Path:
+    """``dest/name`` if ``name`` stays inside ``dest``; raises :class:`UnsafeArchiveError` otherwise."""
+    clean = name.replace("\\", "/")
+    parts = [p for p in clean.split("/") if p not in ("", ".")]
+    if clean.startswith("/") or (len(clean) > 1 and clean[1] == ":") or ".." in parts:
+        raise UnsafeArchiveError(
+            f"{archive}: member {name!r} would be written outside {dest} (absolute path or '..'); "
+            "refusing to extract this archive. Re-download it from the official source."
+        )
+    target = dest.joinpath(*parts) if parts else dest
+    root = dest.resolve()
+    if not target.resolve().is_relative_to(root):  # catches a path through a symlinked folder
+        raise UnsafeArchiveError(f"{archive}: member {name!r} resolves outside {dest}; refusing to extract")
+    return target
+
+
+def _stamp_path(dest: Path, archive: Path) -> Path:
+    return dest / f".extracted.{archive.name}.json"
+
+
+def _archive_kind(archive: Path) -> str:
+    name = archive.name.lower()
+    if name.endswith(".zip"):
+        return "zip"
+    if name.endswith(".7z"):
+        return "7z"
+    if name.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")):
+        return "tar"
+    raise ValueError(f"unknown archive type for {archive}; expected .zip, .7z or .tar(.gz/.bz2/.xz)")
+
+
+def extract_zipfile(zf: zipfile.ZipFile, dest: Path, *, label: Path) -> int:
+    """Extract an open zip into ``dest`` safely; returns the number of files written."""
+    count = 0
+    for info in zf.infolist():
+        target = _safe_target(dest, info.filename, label)
+        if info.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zf.open(info) as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out, _CHUNK)
+        count += 1
+    return count
+
+
+def _extract_tar(archive: Path, dest: Path) -> int:
+    count = 0
+    root = dest.resolve()
+    with tarfile.open(archive) as tar:
+        for member in tar:  # one pass, checking each member before it is written
+            target = _safe_target(dest, member.name, archive)
+            if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
+                raise UnsafeArchiveError(f"{archive}: member {member.name!r} is a device or fifo; refusing")
+            if member.issym() or member.islnk():
+                base = target.parent if member.issym() else dest
+                link = (base / member.linkname).resolve() if not os.path.isabs(member.linkname) else Path(
+                    member.linkname
+                )
+                if not link.is_relative_to(root):
+                    raise UnsafeArchiveError(
+                        f"{archive}: link {member.name!r} -> {member.linkname!r} points outside {dest}; refusing"
+                    )
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4: also strips modes, owners
+                tar.extract(member, dest, filter="data")
+            else:
+                tar.extract(member, dest)
+            count += member.isfile()
+    return count
+
+
+def _extract_7z(archive: Path, dest: Path) -> int:
+    try:
+        import py7zr
+    except ImportError as err:
+        raise ImportError(
+            f"extracting {archive.name} needs py7zr: pip install py7zr (or pip install 'w2clib[paper]')"
+        ) from err
+    with py7zr.SevenZipFile(archive) as z:
+        infos = z.list()
+        for info in infos:
+            _safe_target(dest, info.filename, archive)
+            if info.is_symlink:
+                raise UnsafeArchiveError(f"{archive}: member {info.filename!r} is a symbolic link; refusing")
+        z.extractall(path=dest)
+    return sum(1 for info in infos if not info.is_directory)
+
+
+def extract_archive(archive: Path, dest: Path, *, force: bool = False) -> int:
+    """Extract ``archive`` into ``dest`` (idempotent: a stamp file marks a finished extraction).
+
+    Returns:
+        the number of files written (0 when the stamp shows it was already extracted).
+
+    Raises:
+        UnsafeArchiveError: a member would land outside ``dest`` (absolute path, ``..``, escaping link,
+            device file); nothing outside ``dest`` is ever written.
+    """
+    archive, dest = Path(archive), Path(dest)
+    if not archive.is_file():
+        raise FileNotFoundError(f"archive not found: {archive}")
+    dest.mkdir(parents=True, exist_ok=True)
+    stamp = _stamp_path(dest, archive)
+    size = archive.stat().st_size
+    if stamp.exists() and not force:
+        try:
+            if json.loads(stamp.read_text()).get("size") == size:
+                return 0
+        except json.JSONDecodeError:
+            pass
+    kind = _archive_kind(archive)
+    if kind == "zip":
+        with zipfile.ZipFile(archive) as zf:
+            count = extract_zipfile(zf, dest, label=archive)
+    elif kind == "tar":
+        count = _extract_tar(archive, dest)
+    else:
+        count = _extract_7z(archive, dest)
+    atomic_write_json(stamp, {"archive": archive.name, "size": size, "files": count})
+    return count
+
+
+# --------------------------------------------------------------------------- split zips
+
+_EOCD = b"PK\x05\x06"
+_EOCD64 = b"PK\x06\x06"
+_LOC64 = b"PK\x06\x07"
+_CDH = b"PK\x01\x02"
+
+
+class _ConcatFile(io.RawIOBase):
+    """A read-only, seekable view of several files followed by an in-memory tail."""
+
+    def __init__(self, paths: Sequence[Path], tail: bytes = b"") -> None:
+        super().__init__()
+        self._files = [open(p, "rb") for p in paths]
+        self._sizes = [os.fstat(f.fileno()).st_size for f in self._files]
+        self._tail = tail
+        self._starts = [sum(self._sizes[:i]) for i in range(len(self._sizes) + 1)]
+        self._size = self._starts[-1] + len(tail)
+        self._pos = 0
+        self.name = str(paths[-1])
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        done = 0
+        while done < len(view) and self._pos < self._size:
+            if self._pos >= self._starts[-1]:
+                start = self._pos - self._starts[-1]
+                chunk = self._tail[start : start + len(view) - done]
+            else:
+                index = max(i for i in range(len(self._files)) if self._starts[i] <= self._pos)
+                f = self._files[index]
+                f.seek(self._pos - self._starts[index])
+                chunk = f.read(min(len(view) - done, self._starts[index + 1] - self._pos))
+            if not chunk:
+                break
+            view[done : done + len(chunk)] = chunk
+            done += len(chunk)
+            self._pos += len(chunk)
+        return done
+
+    def close(self) -> None:
+        for f in self._files:
+            f.close()
+        super().close()
+
+
+def _find_eocd(data: bytes, label: Path) -> int:
+    pos = data.rfind(_EOCD)
+    if pos < 0:
+        raise ValueError(f"{label}: no zip end-of-central-directory record; is this the last part (.zip)?")
+    return pos
+
+
+def _central_directory_location(view: _ConcatFile, starts: list[int], last: Path) -> tuple[int, int, int]:
+    """(absolute offset, size, entry count) of the central directory of a split zip."""
+    size_last = view._sizes[-1]
+    tail_len = min(size_last, 65536 + 22)
+    view.seek(starts[-1] - tail_len)
+    tail = view.read(tail_len)
+    pos = _find_eocd(tail, last)
+    (_, disk, cd_disk, _, n_total, cd_size, cd_offset, _) = struct.unpack("<4s4H2LH", tail[pos : pos + 22])
+    if pos >= 20 and tail[pos - 20 : pos - 16] == _LOC64:
+        _, eocd64_disk, eocd64_offset, _ = struct.unpack("<4sLQL", tail[pos - 20 : pos])
+        view.seek(starts[eocd64_disk] + eocd64_offset)
+        record = view.read(56)
+        if record[:4] != _EOCD64:
+            raise ValueError(f"{last}: broken zip64 end-of-central-directory record")
+        (_, _, _, _, disk, cd_disk, _, n_total, cd_size, cd_offset) = struct.unpack("<4sQ2H2L4Q", record)
+    if cd_disk >= len(starts) - 1:
+        raise ValueError(
+            f"{last}: the central directory is on part {cd_disk + 1} but only {len(starts) - 1} parts were given"
+        )
+    return starts[cd_disk] + cd_offset, cd_size, n_total
+
+
+def _rebuild_central_directory(cd: bytes, starts: list[int], label: Path) -> tuple[bytes, int]:
+    """Rewrite disk-relative local-header offsets as absolute ones (zip64 where needed)."""
+    out, pos, count = bytearray(), 0, 0
+    while pos < len(cd) and cd[pos : pos + 4] == _CDH:
+        fixed = list(struct.unpack("<4s6H3L5H2L", cd[pos : pos + 46]))
+        name_len, extra_len, comment_len = fixed[10], fixed[11], fixed[12]
+        csize, usize, disk, offset = fixed[8], fixed[9], fixed[13], fixed[16]
+        name = cd[pos + 46 : pos + 46 + name_len]
+        extra = cd[pos + 46 + name_len : pos + 46 + name_len + extra_len]
+        comment = cd[pos + 46 + name_len + extra_len : pos + 46 + name_len + extra_len + comment_len]
+        pos += 46 + name_len + extra_len + comment_len
+        others, i = bytearray(), 0
+        while i + 4 <= len(extra):
+            tag, length = struct.unpack("<2H", extra[i : i + 4])
+            body = extra[i + 4 : i + 4 + length]
+            if tag == 1:  # zip64: the 64-bit values of the fields that hold 0xFFFF(FFFF), in order
+                j = 0
+                if usize == 0xFFFFFFFF:
+                    usize, j = struct.unpack("<Q", body[j : j + 8])[0], j + 8
+                if csize == 0xFFFFFFFF:
+                    csize, j = struct.unpack("<Q", body[j : j + 8])[0], j + 8
+                if offset == 0xFFFFFFFF:
+                    offset, j = struct.unpack("<Q", body[j : j + 8])[0], j + 8
+                if disk == 0xFFFF:
+                    disk = struct.unpack("<L", body[j : j + 4])[0]
+            else:
+                others += extra[i : i + 4 + length]
+            i += 4 + length
+        if disk >= len(starts) - 1:
+            raise ValueError(f"{label}: member {name!r} lives on part {disk + 1}, which was not given")
+        absolute = starts[disk] + offset
+        zip64 = bytearray()
+        if usize >= 0xFFFFFFFF:
+            zip64 += struct.pack("<Q", usize)
+        if csize >= 0xFFFFFFFF:
+            zip64 += struct.pack("<Q", csize)
+        if absolute >= 0xFFFFFFFF:
+            zip64 += struct.pack("<Q", absolute)
+        new_extra = bytes(others) + (struct.pack("<2H", 1, len(zip64)) + zip64 if zip64 else b"")
+        fixed[8] = min(csize, 0xFFFFFFFF)
+        fixed[9] = min(usize, 0xFFFFFFFF)
+        fixed[16] = min(absolute, 0xFFFFFFFF)
+        fixed[13] = 0
+        fixed[11] = len(new_extra)
+        out += struct.pack("<4s6H3L5H2L", *fixed) + name + new_extra + comment
+        count += 1
+    return bytes(out), count
+
+
+def open_split_zip(parts: Sequence[str | os.PathLike[str]]) -> zipfile.ZipFile:
+    """Open a split zip (``x.z01 … x.zNN, x.zip``, given in that order) as one :class:`zipfile.ZipFile`.
+
+    The parts are concatenated virtually and a rewritten central directory (absolute offsets, one
+    disk, zip64 records) is appended in memory, so nothing large is copied.
+
+    Raises:
+        FileNotFoundError: a part is missing.  ValueError: the parts do not form a split zip.
+    """
+    paths = [Path(p) for p in parts]
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"split zip part not found: {p}; all parts (.z01 … .zip) are needed")
+    view = _ConcatFile(paths)
+    starts = view._starts
+    try:
+        cd_start, cd_size, n_total = _central_directory_location(view, starts, paths[-1])
+        view.seek(cd_start)
+        cd = view.read(cd_size)
+    finally:
+        view.close()
+    new_cd, count = _rebuild_central_directory(cd, starts, paths[-1])
+    if count != n_total:
+        raise ValueError(f"{paths[-1]}: read {count} central-directory entries, the archive says {n_total}")
+    total = starts[-1]
+    eocd64_at = total + len(new_cd)
+    tail = new_cd
+    tail += struct.pack("<4sQ2H2L4Q", _EOCD64, 44, 45, 45, 0, 0, count, count, len(new_cd), total)
+    tail += struct.pack("<4sLQL", _LOC64, 0, eocd64_at, 1)
+    tail += struct.pack("<4s4H2LH", _EOCD, 0, 0, min(count, 0xFFFF), min(count, 0xFFFF),
+                        min(len(new_cd), 0xFFFFFFFF), min(total, 0xFFFFFFFF), 0)
+    return _SplitZipFile(io.BufferedReader(_ConcatFile(paths, tail), buffer_size=_CHUNK))
+
+
+class _SplitZipFile(zipfile.ZipFile):
+    """A ZipFile over a virtual concatenation; closing it closes the part files too."""
+
+    def close(self) -> None:
+        source = self.fp
+        super().close()
+        if source is not None:
+            source.close()
+
