@@ -60,9 +60,14 @@ def prepare(name: str, data_home: str | os.PathLike[str] | None = None, **option
     return get_dataset(name).prepare(home, **options)
 
 
-def load_manifest(name: str, data_home: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """The manifest of a prepared dataset (see :mod:`w2clib.data.base` for the columns)."""
-    return get_dataset(name).load_manifest(resolve_data_home(data_home))
+def load_manifest(name: str, data_home: str | os.PathLike[str] | None = None, **options: object) -> pd.DataFrame:
+    """The manifest of a prepared dataset (see :mod:`w2clib.data.base` for the columns).
+
+    ``options`` select a variant where a dataset has several (e.g. the render settings of the
+    soundfont sets, which smoke and mini prepare side by side in one data home); they must match
+    the options given to :func:`prepare`.
+    """
+    return get_dataset(name).load_manifest(resolve_data_home(data_home), **options)
 
 
 def validate(name: str, data_home: str | os.PathLike[str] | None = None, **options: bool) -> ValidationReport:

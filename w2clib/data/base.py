@@ -196,8 +196,10 @@ class Dataset(ABC):
         Returns the dataset folder.  Raises a clear error (with manual instructions) offline.
         """
 
-    def load_manifest(self, data_home: Path) -> pd.DataFrame:
+    def load_manifest(self, data_home: Path, **options: object) -> pd.DataFrame:
         """The manifest of a prepared dataset (raises if ``prepare`` has not run)."""
+        if options:
+            raise ValueError(f"{self.name} has a single manifest; unexpected options {sorted(options)}")
         path = self.manifest_path(data_home)
         if not path.exists():
             raise FileNotFoundError(
