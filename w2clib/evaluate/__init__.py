@@ -1,0 +1,31 @@
+"""Evaluation of frozen audio embeddings: probes, zero-shot, retrieval, data fraction, confusion.
+
+Modules, by the path results take::
+
+    manifest ─► embeddings.extract_embeddings (cached by weights + manifest + settings)
+             ─► protocols.make_splits ─► probes.run_probe (MLP / linear)      ─► results.result_row
+             ─► zeroshot.zero_shot_evaluate (teacher's text tower)           ─►      "
+             ─► retrieval.paired_retrieval / caption_retrieval               ─►      "
+             ─► data_fraction.data_fraction_curve ─► plots.plot_data_fraction
+             ─► confusion.confusion_matrix        ─► plots.plot_confusions
+    supervised: the from-scratch baseline (run_supervised, supervised_fit_score)
+"""
+
+from .embeddings import Embedder, Embeddings, extract_embeddings, model_embedder
+from .probes import ProbeConfig, ProbeResult, run_probe
+from .protocols import PROTOCOLS, Split, class_order, encode_labels, make_splits
+
+__all__ = [
+    "Embedder",
+    "Embeddings",
+    "extract_embeddings",
+    "model_embedder",
+    "ProbeConfig",
+    "ProbeResult",
+    "run_probe",
+    "PROTOCOLS",
+    "Split",
+    "class_order",
+    "encode_labels",
+    "make_splits",
+]

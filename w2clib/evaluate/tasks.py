@@ -1,0 +1,224 @@
+"""One call per paper artefact: what the evaluation notebooks run, returning results and summary rows.
+
+Each function runs a task on embeddings already extracted (:mod:`w2clib.evaluate.embeddings`) with
+the profile's :class:`w2clib.evaluate.config.EvaluateConfig`, and returns the detailed results (to
+save as CSV/JSON) plus rows for ``results/summary.csv`` (:func:`w2clib.results.write_summary`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..results import result_row
+from ..teachers.base import Teacher
+from .config import EvaluateConfig
+from .probes import ProbeResult, run_probe
+from .protocols import MULTILABEL_DATASETS, PROTOCOLS, class_order, encode_labels, make_splits
+from .retrieval import caption_retrieval, paired_retrieval
+from .zeroshot import ZeroShotResult, zero_shot_evaluate
+
+__all__ = [
+    "protocol_label",
+    "classification",
+    "zero_shot",
+    "audio_to_image",
+    "text_audio",
+    "retrieval_rows",
+    "chance_accuracy",
+]
+
+PROBE_NAMES = {"mlp": "MLP probe", "linear": "linear probe"}
+
+
+def protocol_label(manifest: pd.DataFrame, dataset: str) -> str:
+    """How a dataset is split, for the ``protocol`` column: ``"5-fold CV"`` or ``"train/test"``."""
+    if PROTOCOLS.get(dataset, "train_test") == "folds":
+        return f"{manifest['fold'].nunique()}-fold CV"
+    return "train/test"
+
+
+def chance_accuracy(y: np.ndarray) -> float:
+    """Chance level of a uniform random guess: 1 / n_classes (single-label), mean prevalence (mAP)."""
+    if y.ndim == 2:
+        prevalence = y.mean(axis=0)
+        return float(prevalence[prevalence > 0].mean())
+    return 1.0 / (int(y.max()) + 1)
+
+
+def classification(
+    x: np.ndarray,
+    manifest: pd.DataFrame,
+    dataset: str,
+    cfg: EvaluateConfig,
+    *,
+    model: str,
+    profile: str,
+    checkpoint_sha256: str = "",
+    classes: Sequence[str] | None = None,
+) -> tuple[dict[str, ProbeResult], list[dict[str, Any]]]:
+    """Every probe kind of ``cfg.probes`` under the dataset's protocol, over ``cfg.seeds``.
+
+    Args:
+        x: (n, D) embeddings row-aligned with ``manifest``.
+        dataset: a key of :data:`w2clib.evaluate.protocols.PROTOCOLS` (selects protocol and metric).
+
+    Returns:
+        ``({kind: ProbeResult}, summary rows)``.  Only the MLP probe (the paper's kind) is compared
+        with the paper's value.
+    """
+    multilabel = dataset in MULTILABEL_DATASETS
+    y, _ = encode_labels(
+        manifest,
+        classes if classes is not None else class_order(manifest, multilabel=multilabel),
+        multilabel=multilabel,
+    )
+    splits = make_splits(manifest, PROTOCOLS.get(dataset, "train_test"))
+    task, metric = ("tagging", "mAP") if multilabel else ("classification", "accuracy")
+    results, rows = {}, []
+    for kind in cfg.probes:
+        result = run_probe(x, y, splits, kind, cfg.probe_config(), cfg.seeds)  # type: ignore[arg-type]
+        results[kind] = result
+        rows.append(
+            result_row(
+                task=task,
+                dataset=dataset,
+                protocol=f"{protocol_label(manifest, dataset)}, {PROBE_NAMES.get(kind, kind)}",
+                metric=metric,
+                model=model,
+                values=result.scores["score"].tolist(),
+                n_seeds=result.n_seeds,
+                chance=chance_accuracy(y),
+                profile=profile,
+                checkpoint_sha256=checkpoint_sha256,
+                compare=(kind == "mlp"),
+            )
+        )
+    return results, rows
+
+
+def zero_shot(
+    x: np.ndarray,
+    manifest: pd.DataFrame,
+    dataset: str,
+    teacher: Teacher,
+    cfg: EvaluateConfig,
+    *,
+    model: str,
+    profile: str,
+    checkpoint_sha256: str = "",
+    classes: Sequence[str] | None = None,
+) -> tuple[dict[str, ZeroShotResult], list[dict[str, Any]]]:
+    """Zero-shot over all clips of ``manifest`` for every template set of ``cfg.templates``.
+
+    Deterministic (no training), so ``n_seeds`` is 1 and ``ours_std`` is 0.
+    """
+    multilabel = dataset in MULTILABEL_DATASETS
+    y, names = encode_labels(
+        manifest,
+        classes if classes is not None else class_order(manifest, multilabel=multilabel),
+        multilabel=multilabel,
+    )
+    results, rows = {}, []
+    for templates in cfg.templates:
+        result = zero_shot_evaluate(x, y, names, teacher, templates, dataset)
+        results[templates] = result
+        rows.append(
+            result_row(
+                task="zero-shot",
+                dataset=dataset,
+                protocol=f"all clips, prompts={templates}",
+                metric=result.metric,
+                model=model,
+                values=result.value,
+                n_seeds=1,
+                chance=result.chance,
+                profile=profile,
+                checkpoint_sha256=checkpoint_sha256,
+            )
+        )
+    return results, rows
+
+
+def retrieval_rows(
+    outcome: dict[str, dict[str, float]],
+    *,
+    dataset: str,
+    direction: str,
+    model: str,
+    profile: str,
+    checkpoint_sha256: str = "",
+    metrics: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Summary rows of one retrieval direction (``{"metrics": ..., "chance": ...}`` from retrieval.py)."""
+    names = metrics or list(outcome["metrics"])
+    return [
+        result_row(
+            task="retrieval",
+            dataset=dataset,
+            protocol=direction,
+            metric=name,
+            model=model,
+            values=outcome["metrics"][name],
+            n_seeds=1,
+            chance=outcome["chance"].get(name),
+            profile=profile,
+            checkpoint_sha256=checkpoint_sha256,
+        )
+        for name in names
+    ]
+
+
+def audio_to_image(
+    x: np.ndarray, manifest: pd.DataFrame, teacher: Teacher, ks: Sequence[int] = (1, 5, 10)
+) -> dict[str, dict[str, float]]:
+    """Audio -> image retrieval over the distinct images of ``manifest["image_path"]``.
+
+    Each clip's query retrieves among all distinct images; its own image is the relevant one
+    (clips sharing an image -- a stamp's sound effect and its spoken caption -- share the target).
+
+    Args:
+        x: (n_clips, D) audio embeddings in the teacher's space, row-aligned with ``manifest``.
+
+    Returns:
+        ``{"metrics": ..., "chance": ...}`` as :func:`w2clib.evaluate.retrieval.paired_retrieval`.
+    """
+    from PIL import Image
+
+    if "image_path" not in manifest.columns:
+        raise ValueError("audio->image retrieval needs an 'image_path' column in the manifest")
+    paths = manifest["image_path"].astype(str).tolist()
+    unique = list(dict.fromkeys(paths))
+    images = []
+    for path in unique:
+        with Image.open(path) as image:
+            images.append(image.copy())
+    return paired_retrieval(x, teacher.embed_images(images), paths, unique, ks)
+
+
+def text_audio(
+    x: np.ndarray, manifest: pd.DataFrame, teacher: Teacher, ks: Sequence[int] = (1, 5, 10)
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Text <-> audio retrieval with every caption of each clip (``captions`` list, else ``caption``).
+
+    Returns:
+        ``{"text_to_audio": ..., "audio_to_text": ...}`` from
+        :func:`w2clib.evaluate.retrieval.caption_retrieval`.
+    """
+    column = "captions" if "captions" in manifest.columns else "caption"
+    if column not in manifest.columns:
+        raise ValueError("text<->audio retrieval needs a 'captions' (list) or 'caption' column")
+    texts, owner = [], []
+    for i, value in enumerate(manifest[column]):
+        items = [value] if isinstance(value, str) else list(value)
+        for caption in items:
+            if isinstance(caption, str) and caption.strip():
+                texts.append(caption)
+                owner.append(i)
+    missing = sorted(set(range(len(manifest))) - set(owner))
+    if missing:
+        raise ValueError(f"clips {missing[:5]} have no caption; drop them from the manifest first")
+    return caption_retrieval(x, teacher.embed_texts(texts), owner, ks)
