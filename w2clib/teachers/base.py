@@ -1,20 +1,115 @@
 """The teacher interface: a frozen image-text model whose image space the audio encoder learns.
 
 Every teacher returns L2-normalised float32 numpy embeddings of size ``dim`` for images and texts,
-in one shared space, so audio embeddings distilled from it can be compared with both.
+in one shared space, so audio embeddings distilled from it can be compared with both.  It also
+gives the *class prototype* of an ImageNet class (the target of clips that have no picture, e.g.
+rendered instrument notes) and a description that a checkpoint records.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-__all__ = ["Teacher", "ImageLike"]
+if TYPE_CHECKING:
+    from PIL import Image
 
-ImageLike = Union["PIL.Image.Image", np.ndarray]  # noqa: F821  (H x W x 3 uint8 arrays or PIL images)
+__all__ = ["ImageLike", "Teacher", "imagenet_index", "l2_normalize", "pad_to_square", "to_rgb"]
+
+ImageLike = Union["Image.Image", np.ndarray]  # H x W x 3 uint8 arrays or PIL images
+
+WHITE = (255, 255, 255)
+
+
+def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``x`` divided by its L2 norm along ``axis`` (zero vectors stay zero), as float32."""
+    x = np.asarray(x, dtype=np.float64)
+    norm = np.linalg.norm(x, axis=axis, keepdims=True)
+    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
+
+
+def to_rgb(image: ImageLike, background: tuple[int, int, int] = WHITE) -> Image.Image:
+    """An RGB ``PIL.Image`` from a PIL image or an H x W x 3 (or x 4, or H x W) uint8 array.
+
+    Transparency is composited over ``background`` (white: stamps and cut-outs are drawn on a page).
+
+    Raises:
+        TypeError: not a PIL image or numpy array.
+        ValueError: an array of the wrong shape or dtype.
+    """
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise ValueError(f"image arrays must be uint8 (0..255), got {image.dtype}; convert with (x*255).astype('uint8')")
+        if image.ndim == 2:
+            image = Image.fromarray(image, mode="L")
+        elif image.ndim == 3 and image.shape[2] in (3, 4):
+            image = Image.fromarray(image, mode="RGB" if image.shape[2] == 3 else "RGBA")
+        else:
+            raise ValueError(f"image arrays must be H x W x 3 (RGB) or H x W x 4 (RGBA), got shape {image.shape}")
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"expected a PIL image or an H x W x 3 uint8 array, got {type(image).__name__}")
+    if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, background + (255,))
+        canvas.alpha_composite(rgba)
+        return canvas.convert("RGB")
+    return image.convert("RGB")
+
+
+def pad_to_square(image: Image.Image, fill: tuple[int, int, int] = WHITE) -> Image.Image:
+    """Centre ``image`` on a square canvas of its longer side (nothing is cropped away)."""
+    from PIL import Image
+
+    side = max(image.size)
+    if image.size == (side, side):
+        return image
+    canvas = Image.new("RGB", (side, side), fill)
+    canvas.paste(image, ((side - image.size[0]) // 2, (side - image.size[1]) // 2))
+    return canvas
+
+
+def imagenet_index(cls: int | str) -> int:
+    """The ImageNet-1k index (0..999) of ``cls``: an index, or a class name / synonym (case-insensitive).
+
+    Raises:
+        ValueError: an index out of range, or a name that is no ImageNet class synonym.
+    """
+    if isinstance(cls, (int, np.integer)):
+        if not 0 <= int(cls) < 1000:
+            raise ValueError(f"ImageNet class index must be in 0..999, got {cls}")
+        return int(cls)
+    if not isinstance(cls, str):
+        raise TypeError(f"an ImageNet class is an index or a name, got {type(cls).__name__}")
+    lookup = _synonym_lookup()
+    key = cls.strip().lower()
+    if key not in lookup:
+        raise ValueError(
+            f"{cls!r} is not an ImageNet-1k class name or synonym (timm.data.ImageNetInfo lists them); "
+            "pass the class index instead"
+        )
+    return lookup[key]
+
+
+_SYNONYMS: dict[str, int] | None = None
+
+
+def _synonym_lookup() -> dict[str, int]:
+    global _SYNONYMS
+    if _SYNONYMS is None:
+        from timm.data import ImageNetInfo
+
+        info = ImageNetInfo()
+        table: dict[str, int] = {}
+        for index in range(1000):
+            for name in info.index_to_description(index).split(","):
+                table.setdefault(name.strip().lower(), index)  # first class wins ("crane": the bird)
+        _SYNONYMS = table
+    return _SYNONYMS
 
 
 class Teacher(ABC):
@@ -34,8 +129,29 @@ class Teacher(ABC):
 
     @abstractmethod
     def preprocess(self, image: ImageLike) -> Any:
-        """The image tower's own preprocessing: one image -> (3, image_size, image_size) tensor."""
+        """The image tower's own preprocessing: one image -> (3, image_size, image_size) float tensor."""
+
+    def class_prototypes(self, classes: Sequence[int | str]) -> np.ndarray:
+        """(n, dim) float32, L2-normalised: the teacher's embedding of each ImageNet class.
+
+        The distillation target of clips that have no picture (a class prototype standing in for
+        averaged frame embeddings).  ``classes``: ImageNet indices or class names.  The default is
+        the text embedding of an ensemble of photo prompts; a teacher with a class-aware image
+        tower overrides it.
+        """
+        from timm.data import ImageNetInfo
+
+        info = ImageNetInfo()
+        names = [info.index_to_description(imagenet_index(c)).split(",")[0].strip() for c in classes]
+        templates = ("a photo of a {}.", "a photo of the {}.", "a picture of a {}.", "an image of a {}.")
+        if not names:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        flat = self.embed_texts([t.format(n) for n in names for t in templates])
+        return l2_normalize(flat.reshape(len(names), len(templates), -1).mean(axis=1))
 
     def describe(self) -> dict[str, Any]:
-        """What a checkpoint records about the teacher it was distilled from."""
+        """What a checkpoint records about the teacher it was distilled from (JSON-serialisable)."""
         return {"name": self.name, "dim": self.dim, "image_size": self.image_size}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, dim={self.dim})"
