@@ -1,0 +1,92 @@
+"""Subcommands beyond ``embed``: data, teacher targets, pre-training (registered into w2clib.cli).
+
+    w2clib prepare NAME [NAME ...] [--data-home DIR] [--profile P]
+    w2clib teacher-features --profile P --dataset D [--shard i/n] [--out DIR]
+    w2clib pretrain --profile P --out DIR [--resume] [--set key=value ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .cli import command
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard expects i/n (e.g. 0/8), got {text!r}") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"--shard {text}: need 0 <= i < n")
+    return i, n
+
+
+def _profile_manifest(profile: str, dataset: str):
+    """A dataset's manifest as the profile prepares it (embedded sets have per-profile variants)."""
+    from .config import load_profile, section_config
+    from .data import load_manifest
+    from .data.embedded.profile import EMBEDDED, DataConfig, load_dataset
+
+    P = load_profile(profile)
+    if dataset in EMBEDDED:
+        return load_dataset(section_config(DataConfig, P.section("data"), where=f"{P.path}:data"), dataset)
+    return load_manifest(dataset)
+
+
+# -------------------------------------------------------------------------------------- prepare
+def _configure_prepare(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="+", help="dataset names (esc50, urbansound8k, vggsound, clotho, tau2020, "
+                                             "fsd50k, tuxpaint, gm_fluidr3, gm_timgm6mb)")
+    p.add_argument("--data-home", default=None, help="default: $W2C_DATA_HOME or ~/.cache/w2clib/data")
+    p.add_argument("--profile", default=None, help="take the embedded sets' options from this profile")
+
+
+@command("prepare", _configure_prepare)
+def run_prepare(args: argparse.Namespace) -> int:
+    """Download / locate / render datasets, verify them and write their manifests."""
+    from . import data
+    from .data.embedded.profile import EMBEDDED, DataConfig
+
+    options_for = None
+    if args.profile:
+        from .config import load_profile, section_config
+
+        P = load_profile(args.profile)
+        options_for = section_config(DataConfig, P.section("data"), where=f"{P.path}:data").options_for
+    for name in args.names:
+        options = options_for(name) if options_for and name in EMBEDDED else {}
+        folder = data.prepare(name, args.data_home, **options)
+        report = data.validate(name, args.data_home)
+        print(f"{name}: {folder} -- {report.summary()}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- teacher-features
+def _configure_features(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", required=True, help="its teacher: section picks the teacher and views")
+    p.add_argument("--dataset", required=True, help="dataset whose clips get teacher targets")
+    p.add_argument("--shard", type=_shard, default=(0, 1), help="i/n: this process takes every n-th clip")
+    p.add_argument("--out", default=None, help="feature folder (default: keyed cache folder)")
+
+
+@command("teacher-features", _configure_features)
+def run_teacher_features(args: argparse.Namespace) -> int:
+    """Compute (resumably, shardable) the teacher's mean frame embedding per clip."""
+    from .config import load_profile, section_config
+    from .features import compute_features
+    from .teachers import TeacherConfig
+
+    P = load_profile(args.profile)
+    cfg = section_config(TeacherConfig, P.section("teacher"), where=f"{P.path}:teacher")
+    manifest = _profile_manifest(args.profile, args.dataset)
+    teacher = cfg.load()
+    folder = compute_features(
+        manifest, teacher, args.out, frame_rate=cfg.frame_rate, views=cfg.views, view_seed=cfg.view_seed,
+        every_frame=cfg.every_frame, shard=args.shard, batch_size=cfg.batch_size, chunk_size=cfg.chunk_size,
+        merge=True,  # the shard that finishes last merges; rerunning any finished shard merges too
+    )
+    state = "merged" if (folder / "complete.json").exists() else "shard done; other shards pending"
+    print(f"teacher features ({state}): {folder}")
+    return 0
