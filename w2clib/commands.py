@@ -90,3 +90,23 @@ def run_teacher_features(args: argparse.Namespace) -> int:
     state = "merged" if (folder / "complete.json").exists() else "shard done; other shards pending"
     print(f"teacher features ({state}): {folder}")
     return 0
+
+
+# ------------------------------------------------------------------------------------- pretrain
+def _configure_pretrain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="mini", help="profile whose pretrain: section drives the run")
+    p.add_argument("--out", required=True, help="run folder: checkpoint.safetensors, config.json, metrics.csv")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field of the pretrain section (YAML value), e.g. --set max_steps=100")
+
+
+@command("pretrain", _configure_pretrain)
+def run_pretrain(args: argparse.Namespace) -> int:
+    """Distillation pre-training (DDP under torchrun; resumable)."""
+    from .train import load_pretrain_config, parse_overrides, pretrain
+
+    config = load_pretrain_config(args.profile, **parse_overrides(args.set))
+    pretrain(config, Path(args.out), resume=args.resume)
+    print(f"checkpoint: {Path(args.out)} (load with w2clib.load_model({str(args.out)!r}))")
+    return 0
