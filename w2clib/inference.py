@@ -36,6 +36,12 @@ __all__ = [
 
 Precision = Literal["fp32", "bf16"]
 
+# On a CPU, ResNet throughput is flat once a pass holds a few 10 s clips, while activation memory grows
+# with it (the stem alone keeps ~15 MB per 10 s clip).  Passes are therefore cut to at most this many
+# samples of audio (8 x 10 s at 16 kHz); BatchNorm runs in eval mode and the normalisation statistics
+# are fixed per chunk, so the cut never changes a result.  GPUs get the caller's whole batch.
+CPU_MAX_PASS_SAMPLES = 8 * 160_000
+
 
 def check_precision(precision: str) -> None:
     if precision not in ("fp32", "bf16"):
@@ -135,9 +141,11 @@ def encode_batches(
         for chunk in batches():
             spec = encoder.spectrogram_input(chunk.to(device), norm, stats)  # fp32 front end
             spec = spec.contiguous(memory_format=torch.channels_last)
-            with _autocast(device, precision):
-                emb = model.audio_transform(encoder.trunk(spec))
-            outputs.append(emb.float().cpu())
+            step = len(spec) if device.type != "cpu" else max(1, CPU_MAX_PASS_SAMPLES // max(1, chunk.shape[-1]))
+            for start in range(0, len(spec), step):
+                with _autocast(device, precision):
+                    emb = model.audio_transform(encoder.trunk(spec[start : start + step]))
+                outputs.append(emb.float().cpu())
     return torch.cat(outputs) if outputs else torch.empty(0, model.embed_dim)
 
 
