@@ -82,6 +82,8 @@ def _execute_one(notebook: Path, output: Path, profile: str) -> None:
     finally:
         if tmp.exists():
             os.replace(tmp, output)  # keep the executed copy, failed or not, for inspection
+    # The kernel is the only child this process waits for.  (Its figure is at least this process's size
+    # when it forked, ~0.2 GB, which every notebook importing torch exceeds anyway.)
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({"kernel_peak_rss_mib": round(peak_kib / 1024, 1)}), flush=True)
 
@@ -127,7 +129,23 @@ def run_pipeline(profile_name: str, only: str | None = None, start: str | None =
         total = sum(r["wall_s"] for r in summary)
         peak = max((r.get("kernel_peak_rss_mib", 0) for r in summary), default=0)
         print(f"[{profile.name}] finished {len(summary)} notebook(s) in {total:.0f} s; peak kernel memory {peak} MiB")
+    _write_timings(profile, notebooks, stamp_dir)
     return 0
+
+
+def _write_timings(profile: Profile, notebooks: list[Path], stamp_dir: Path) -> None:
+    """``<results_dir>/reproduce_<profile>.json``: wall time and peak memory of the latest run of every
+    notebook (from the stamps), so the README's timing claims come from a file, not from memory."""
+    records = [json.loads(p.read_text()) for nb in notebooks if (p := stamp_dir / f"{nb.stem}.json").exists()]
+    if not records:
+        return
+    atomic_write_json(profile.results_dir / f"reproduce_{profile.name}.json", {
+        "profile": profile.name,
+        "notebooks": [{k: r.get(k) for k in ("notebook", "wall_s", "kernel_peak_rss_mib", "finished")} for r in records],
+        "complete": len(records) == len(notebooks),
+        "total_wall_s": round(sum(r["wall_s"] for r in records), 1),
+        "peak_kernel_rss_mib": max(r.get("kernel_peak_rss_mib", 0) for r in records),
+    })
 
 
 def main(argv: list[str] | None = None) -> int:
