@@ -87,6 +87,7 @@ dependence = batch_dependence(model, target, n_batches=cfg.n_batches, batch_size
 dependence.to_csv(P.results_dir / "encoder_batch_dependence.csv", index=False)
 summary = dependence.groupby("norm").agg(max_abs_change=("max_abs_change", "max"),
                                          min_cosine=("cosine_to_alone", "min"))
+summary.to_csv(P.results_dir / "encoder_batch_dependence_summary.csv")
 summary
 
 # %%
