@@ -59,6 +59,14 @@ def test_changing_a_notebook_reruns_it_and_everything_after(project):
     assert runs(log)[3:] == ["01_second_v2 tiny", "02_third tiny"]
 
 
+def test_rerunning_a_notebook_invalidates_the_ones_after_it(project):
+    _, log = project
+    pipeline.run_pipeline("tiny")
+    pipeline.run_pipeline("tiny", only="01", force=True)
+    pipeline.run_pipeline("tiny")
+    assert runs(log)[3:] == ["01_second tiny", "02_third tiny"]
+
+
 def test_only_and_from_select_notebooks(project):
     _, log = project
     pipeline.run_pipeline("tiny", only="02,first")

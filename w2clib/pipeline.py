@@ -2,10 +2,12 @@
 
 Each ``notebooks/NN_name.ipynb`` runs headless with the parameter ``profile`` injected; its executed
 copy goes to ``<run_dir>/notebooks/``.  When it finishes, ``<run_dir>/stamps/NN_name.json`` records
-its key, wall time and the kernel's peak memory.  The key hashes the notebook, the profile file and
-the key of the notebook before it, so changing a notebook or the profile reruns it and everything
-after it, while an interrupted run resumes at the first notebook without a valid stamp.  Library
-changes do not invalidate stamps: pass ``--force`` after editing ``w2clib``.
+its key, wall time, the kernel's peak memory and which run of the notebook before it it followed.
+The key hashes the notebook, the profile file and the key of the notebook before it, so changing a
+notebook or the profile reruns it and everything after it; so does rerunning a notebook (e.g.
+``--only 03 --force``): a stamp is valid only while the stamp before it is the one it followed.  An
+interrupted run resumes at the first notebook without a valid stamp.  Library changes do not
+invalidate stamps: pass ``--force`` after editing ``w2clib``.
 
     python -m w2clib.pipeline --profile mini [--only 03,04] [--from 04] [--force]
 """
@@ -98,9 +100,16 @@ def run_pipeline(profile_name: str, only: str | None = None, start: str | None =
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp_dir.mkdir(parents=True, exist_ok=True)
     summary = []
+    previous = {nb: (notebooks[i - 1] if i else None) for i, nb in enumerate(notebooks)}
+
+    def run_id(nb: Path | None) -> str | None:
+        path = stamp_dir / f"{nb.stem}.json" if nb is not None else None
+        return json.loads(path.read_text()).get("run_id") if path is not None and path.exists() else None
+
     for nb in select_notebooks(notebooks, only, start):
         stamp = stamp_dir / f"{nb.stem}.json"
-        if not force and stamp.exists() and json.loads(stamp.read_text()).get("key") == keys[nb]:
+        saved = json.loads(stamp.read_text()) if stamp.exists() else {}
+        if not force and saved.get("key") == keys[nb] and saved.get("after") == run_id(previous[nb]):
             print(f"[{profile.name}] {nb.stem}: up to date (stamp {stamp.relative_to(project_root())})")
             continue
         stamp.unlink(missing_ok=True)
@@ -121,6 +130,7 @@ def run_pipeline(profile_name: str, only: str | None = None, start: str | None =
             return 1
         memory = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
         record = {"notebook": nb.name, "profile": profile.name, "key": keys[nb], "wall_s": round(wall, 1),
+                  "run_id": f"{nb.stem}@{time.time():.6f}", "after": run_id(previous[nb]),
                   "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **memory}
         atomic_write_json(stamp, record)
         summary.append(record)
