@@ -35,6 +35,10 @@ class PretrainConfig:
     random_crop: bool = True  # random crop window in training (validation always centre-crops)
     gain_db: float = 0.0  # random gain, uniform in [-gain_db, +gain_db] dB; 0 = off
     noise_snr_db: list[float] | None = None  # [low, high]: add white noise at a uniform SNR; None = off
+    shift_seconds: float = 0.0  # delay the training crop by uniform [0, shift_seconds] s (zeros in front,
+    #   the end cut off): varies onset position where clips are no longer than the crop; 0 = off
+    eq_db: float = 0.0  # random smooth EQ: gains uniform in [-eq_db, eq_db] dB at 6 log-spaced
+    #   frequencies (50 Hz-8 kHz), interpolated; imitates other microphones/instruments; 0 = off
     # --- model ----------------------------------------------------------------------------------
     width: int = 64  # backbone width (64 = the paper's ResNet-18)
     embed_dim: int | None = None  # None = the teacher target's size (512 for CLIP ViT-B/32)
@@ -103,6 +107,8 @@ class PretrainConfig:
             )
         if self.n_valid == 0 and self.final_weights == "best":
             raise ValueError("final_weights: best needs validation (n_valid > 0); use final_weights: last")
+        if self.shift_seconds < 0 or self.eq_db < 0:
+            raise ValueError("pretrain.shift_seconds and pretrain.eq_db must be >= 0 (0 = off)")
         if self.noise_snr_db is not None:
             if len(self.noise_snr_db) != 2 or self.noise_snr_db[0] > self.noise_snr_db[1]:
                 raise ValueError(f"pretrain.noise_snr_db must be [low, high] in dB or null, got {self.noise_snr_db}")

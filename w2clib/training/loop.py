@@ -98,6 +98,7 @@ def build_training(config: PretrainConfig, target_dim: int, runtime: Runtime,
 
 def _check_resume(saved: dict[str, Any], config: PretrainConfig, state_path: Path) -> None:
     current = config.to_dict()
+    saved = {**PretrainConfig().to_dict(), **saved}  # fields added since the run started: their defaults
     changed = sorted(k for k in set(saved) | set(current)
                      if k not in RESUME_SAFE_FIELDS and saved.get(k) != current.get(k))
     if changed:
