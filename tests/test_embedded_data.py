@@ -503,3 +503,17 @@ def test_real_smoke_datasets_prepare_from_the_registries():
     for name in ("gm_fluidr3", "gm_timgm6mb"):
         gm = prepared[name].manifest
         assert gm["family"].nunique() == 16 and label_set(gm, "imagenet")["label"].nunique() == 28
+
+
+def test_gm_manifests_carry_the_family_index_in_gm_order(test_sf2, tmp_path):
+    from w2clib.data.embedded.soundfonts import with_class_index
+
+    opts = {"programs": [0, 40], "include_drums": False, "clips_per_program": 2, "pitch_range": (50, 70),
+            "clip_seconds": 0.5, "note_seconds": 0.25}
+    GM_TIMGM6MB.prepare(tmp_path, **opts)
+    manifest = GM_TIMGM6MB.load_manifest(tmp_path, **opts)
+    assert manifest["class_index"].dtype == np.int64
+    assert dict(zip(manifest["family"], manifest["class_index"])) == {"piano": 0, "strings": 5}
+    # the drum kit files under "percussive" (index 14); the last family, "sound effects", is 15
+    kit = with_class_index(pd.DataFrame({"family": [gm_family(DRUM_KIT), gm_family(127)]}))
+    assert kit["class_index"].tolist() == [14, 15]

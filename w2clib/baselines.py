@@ -114,17 +114,27 @@ def _mfcc_factory(n_mfcc: int = 20) -> Embedder:
 
 
 def _random_init_factory(
-    like: torch.nn.Module | None = None, config: Any = None, seed: int = 0, **settings: Any
+    like: torch.nn.Module | None = None,
+    config: Any = None,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    **settings: Any,
 ) -> Embedder:
-    """``like``: the evaluated model (its architecture is copied) or ``config``: a ModelConfig."""
+    """``like``: the evaluated model (its architecture is copied) or ``config``: a ModelConfig.
+
+    ``device``: where the random model runs (default: ``like``'s device, else the CPU); the weights
+    are drawn on the CPU, so they do not depend on it.
+    """
     from .model import ModelConfig, build_model
 
     if like is not None:
         config = like.config
+        if device is None:
+            device = next(like.parameters()).device
     model = build_model(
         ModelConfig.from_dict(config.to_dict()) if config is not None else ModelConfig(), seed=seed
     )
-    return model_embedder(model, name="random_init", **settings)
+    return model_embedder(model.to(device or "cpu").eval(), name="random_init", **settings)
 
 
 def _supervised_factory(

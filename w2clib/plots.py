@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import matplotlib.axes
     import matplotlib.figure
     import pandas as pd
 
@@ -26,6 +27,7 @@ __all__ = [
     "plot_data_fraction",
     "plot_confusions",
     "plot_results_bars",
+    "plot_summary_panels",
 ]
 
 # Colour-blind-safe palette (Okabe-Ito), fixed order so a model keeps its colour across figures.
@@ -196,19 +198,9 @@ def plot_confusions(
     return fig
 
 
-def plot_results_bars(
-    summary: pd.DataFrame | str | os.PathLike[str],
-    *,
-    profile: str | None = None,
-    task: str | None = None,
-) -> matplotlib.figure.Figure:
-    """Grouped bars of ``results/summary.csv``: one group per (task, dataset, metric), one bar per model.
-
-    Error bars: ``ours_std``; black diamond: the paper's value where known; dashed tick: chance.
-    """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
+def _summary_frame(
+    summary: pd.DataFrame | str | os.PathLike[str], profile: str | None, task: str | None
+) -> pd.DataFrame:
     from .results import read_summary
 
     frame = summary if not isinstance(summary, (str, os.PathLike)) else read_summary(summary)
@@ -221,20 +213,29 @@ def plot_results_bars(
         raise ValueError(
             "no rows to plot (check the profile/task filters and that summary.csv has results)"
         )
-    frame = frame.assign(
-        group=frame["task"]
-        + "\n"
-        + frame["dataset"]
-        + "\n"
-        + frame["metric"]
-        + " "
-        + frame["protocol"].astype(str)
-    )
+    return frame
+
+
+def _bars(ax: matplotlib.axes.Axes, frame: pd.DataFrame, *, legend: bool = True) -> None:
+    """Grouped bars of summary rows on ``ax``: one group per (task, dataset, metric, protocol)."""
+    import textwrap
+
+    import numpy as np
+
+    from .results import reading_order
+
+    one_task = frame["task"].nunique() == 1
+    def label(row: pd.Series) -> str:
+        parts = ([] if one_task else [row["task"]]) + [row["dataset"]]
+        parts += str(row["protocol"]).replace("->", " → ").replace("=", ": ").split(", ") + [row["metric"]]
+        return "\n".join(textwrap.fill(part, 16) for part in parts)
+
+    frame = reading_order(frame)
+    frame = frame.assign(group=frame.apply(label, axis=1))
     groups = list(dict.fromkeys(frame["group"]))
     models = list(dict.fromkeys(frame["model"]))
     models.sort(key=lambda m: m != "wav2clip")  # Wav2CLIP first, the others in table order
     width = 0.8 / len(models)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(groups) * max(1, len(models)) + 1.5), 3.6))
     offset = {m: (j - (len(models) - 1) / 2) * width for j, m in enumerate(models)}
     for model in models:
         part = frame[frame["model"] == model].set_index("group")
@@ -277,12 +278,77 @@ def plot_results_bars(
                 label="chance" if i == 0 else None,
             )
     ax.set_xticks(range(len(groups)), groups, fontsize=7)
+    ax.set_xlim(-0.6, len(groups) - 0.4)
     ax.grid(axis="x", visible=False)
     ax.set_ylabel("score (%)")
-    ax.legend(
-        fontsize=7, ncol=min(6, len(models) + 2), loc="lower center", bbox_to_anchor=(0.5, 1.0)
-    )
+    if legend:
+        ax.legend(
+            fontsize=7, ncol=min(7, len(models) + 2), loc="lower center", bbox_to_anchor=(0.5, 1.0)
+        )
     ax.set_ylim(
         0, max(100.0, float(np.nanmax(frame["ours_mean"] + frame["ours_std"].fillna(0))) * 1.05)
     )
+
+
+def plot_results_bars(
+    summary: pd.DataFrame | str | os.PathLike[str],
+    *,
+    profile: str | None = None,
+    task: str | None = None,
+    title: str | None = None,
+) -> matplotlib.figure.Figure:
+    """Grouped bars of ``results/summary.csv``: one group per (task, dataset, metric), one bar per model.
+
+    Error bars: ``ours_std``; black diamond: the paper's value where known; dashed tick: chance.
+    The title (if any) sits above the legend.
+    """
+    import matplotlib.pyplot as plt
+
+    frame = _summary_frame(summary, profile, task)
+    n_groups = frame[["dataset", "protocol", "metric", "task"]].drop_duplicates().shape[0]
+    per_group = max(1.1, 0.45 * frame["model"].nunique())  # inches: room for the wrapped labels
+    fig, ax = plt.subplots(figsize=(max(4.0, per_group * n_groups + 1.5), 3.6))
+    _bars(ax, frame)
+    if title:
+        ax.set_title(title, pad=24)
+    return fig
+
+
+def plot_summary_panels(
+    summary: pd.DataFrame | str | os.PathLike[str],
+    *,
+    profile: str | None = None,
+    metrics: dict[str, list[str]] | None = None,
+    title: str | None = None,
+) -> matplotlib.figure.Figure:
+    """Every task of the summary (but the data-fraction curve) as one panel each, stacked.
+
+    ``metrics``: per task, the metrics to show (default: retrieval shows ``R@1`` and ``MRR`` only,
+    the full set is in the CSV and in notebook 06's figure).
+    """
+    import matplotlib.pyplot as plt
+
+    frame = _summary_frame(summary, profile, None)
+    keep = {"retrieval": ["R@1", "MRR"], **(metrics or {})}
+    tasks = [t for t in dict.fromkeys(frame["task"])]
+    panels = []
+    for task in tasks:
+        part = frame[frame["task"] == task]
+        if task in keep:
+            part = part[part["metric"].isin(keep[task])]
+        if not part.empty:
+            panels.append((task, part))
+    widest = max(
+        p[["dataset", "protocol", "metric"]].drop_duplicates().shape[0] * max(1.1, 0.42 * p["model"].nunique())
+        for _, p in panels
+    )
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(max(5.0, widest + 1.5), 3.3 * len(panels)), squeeze=False
+    )
+    for k, (ax, (task, part)) in enumerate(zip(axes[:, 0], panels)):
+        _bars(ax, part, legend=True)
+        ax.set_title(task, pad=24 if k else 40, fontsize=10)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return fig

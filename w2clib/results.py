@@ -52,6 +52,10 @@ __all__ = [
     "write_summary",
     "read_summary",
     "render_markdown",
+    "paper_reference",
+    "render_report",
+    "reading_order",
+    "render_wide",
 ]
 
 COLUMNS = [
@@ -352,4 +356,133 @@ def render_markdown(
             f"| {r.task} | {r.dataset} | {r.protocol} | {r.metric} | {r.model} | {_fmt(r.paper, digits)} | "
             f"{ours} | {r.n_seeds} | {_fmt(r.chance, digits)} | {r.status} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+TASK_TITLES = {
+    "classification": "Classification with frozen embeddings",
+    "tagging": "Tagging with frozen embeddings",
+    "zero-shot": "Zero-shot classification",
+    "retrieval": "Cross-modal retrieval",
+    "captioning": "Captioning",
+    "data-fraction": "Accuracy vs labelled training data (Figure 2)",
+}
+
+
+def paper_reference() -> pd.DataFrame:
+    """The paper's known Wav2CLIP values (:data:`PAPER_VALUES`) beside independent re-runs of the
+    released checkpoint (:data:`THIRD_PARTY`): ``task, dataset, metric, paper, tolerance, reruns, source``."""
+    rows = []
+    for (task, dataset, metric), pv in PAPER_VALUES.items():
+        others = "; ".join(f"{name}: {value:g}" for name, value in THIRD_PARTY.get((task, dataset, metric), []))
+        rows.append({"task": task, "dataset": dataset, "metric": metric, "paper": pv.value,
+                     "tolerance": TOLERANCES.get(task), "reruns": others, "source": pv.source})
+    return pd.DataFrame(rows)
+
+
+_METRIC_ORDER = ["accuracy", "top5_accuracy", "mAP", "R@1", "R@5", "R@10", "MRR", "mAP@10"]
+
+
+def _natural(text: str) -> str:
+    """A sort key in which "2% of ..." comes before "10% of ...": numbers are zero-padded."""
+    import re
+
+    return re.sub(r"\d+(?:\.\d+)?", lambda m: f"{float(m.group()):016.6f}", text)
+
+
+def reading_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows grouped as a reader compares them: task, dataset, protocol (numbers in order), metric,
+    then the models with Wav2CLIP first."""
+    keys = frame.assign(
+        _task=frame["task"].map(lambda t: TASKS.index(t) if t in TASKS else len(TASKS)),
+        _protocol=frame["protocol"].astype(str).map(_natural),
+        _metric=frame["metric"].map(lambda m: _METRIC_ORDER.index(m) if m in _METRIC_ORDER else len(_METRIC_ORDER)),
+        _model=frame["model"].map(lambda m: f"{int(m != 'wav2clip')}{m}"),
+    )
+    keys = keys.sort_values(["_task", "dataset", "_protocol", "_metric", "_model"], kind="stable")
+    return keys.drop(columns=["_task", "_protocol", "_metric", "_model"])
+
+
+def render_wide(frame: pd.DataFrame, *, digits: int = 2) -> str:
+    """Summary rows as a markdown table with one column per model (Wav2CLIP first).
+
+    One line per (dataset, protocol, metric); cells are ``mean ± std`` (the std only when several
+    values stand behind the mean).  ``paper`` and ``status`` are those of the Wav2CLIP row, the only
+    one ever held against the paper.  Data-fraction lines are keyed by the fraction alone, so a probe
+    and the from-scratch model at the same fraction share a line.
+    """
+    if frame.empty:
+        raise ValueError("no rows to render")
+    frame = reading_order(frame)
+    key = frame["protocol"].astype(str)
+    key = key.where(frame["task"] != "data-fraction", key.str.split(", ").str[0])
+    frame = frame.assign(_key=key)
+    models = list(dict.fromkeys(frame["model"]))
+    models.sort(key=lambda m: m != "wav2clip")
+    header = ["dataset", "protocol", "metric", "chance", *models, "paper", "status"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (dataset, key_value, metric), part in frame.groupby(["dataset", "_key", "metric"], sort=False):
+        cells = {}
+        for r in part.itertuples(index=False):
+            spread = f" ± {_fmt(r.ours_std, digits)}" if int(r.n_seeds) > 1 or float(r.ours_std or 0) > 0 else ""
+            cells[r.model] = f"{_fmt(r.ours_mean, digits)}{spread}"
+        ours = part[part["model"] == "wav2clip"]
+        paper = _fmt(ours["paper"].iloc[0], digits) if len(ours) else ""
+        status = str((ours if len(ours) else part)["status"].iloc[0])
+        chance = _fmt(part["chance"].dropna().iloc[0], digits) if part["chance"].notna().any() else ""
+        row = [dataset, key_value, metric, chance, *[cells.get(m, "") for m in models], paper, status]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _short_commit(commit: str) -> str:
+    return commit[:12] + ("+dirty" if commit.endswith("+dirty") else "")
+
+
+def render_report(
+    summary: pd.DataFrame | str | os.PathLike[str], *, profile: str, digits: int = 2, header: str = ""
+) -> str:
+    """``summary.md``: one markdown table per task (rows of ``profile``, :func:`render_wide`), with the
+    checkpoint and commit.
+
+    Embedded profiles are marked as not comparable with the paper; the paper profile adds the
+    paper's values and re-runs for reference.
+    """
+    frame = read_summary(summary) if not isinstance(summary, pd.DataFrame) else summary
+    frame = frame[frame["profile"] == profile]
+    if frame.empty:
+        raise ValueError(f"no rows of profile {profile!r} in the summary; run the evaluation notebooks first")
+    shas = sorted({s for s in frame["checkpoint_sha256"].astype(str) if s})
+    commits = sorted({c for c in frame["commit"].astype(str) if c})
+    lines = [
+        "<!-- generated by notebooks/10_report.ipynb from summary.csv: do not edit by hand -->",
+        header or f"Results of profile `{profile}`: {len(frame)} rows.",
+        "",
+        (
+            f"Checkpoint SHA-256: {', '.join(f'`{s[:16]}…`' for s in shas) or 'n/a'}; "
+            f"commit: {', '.join(f'`{_short_commit(c)}`' for c in commits) or 'n/a'}."
+        ),
+    ]
+    lines.append("Values in percent: mean ± std over (fold or split, seed) where several values stand behind "
+                 "a mean; zero-shot and retrieval are deterministic. `paper` and `status` belong to the "
+                 "Wav2CLIP row (the only one held against the paper).")
+    if profile not in PAPER_PROFILES:
+        lines.append("Every row is `not_comparable` with the paper: the embedded profile measures other data.")
+    for task in TASKS:
+        part = frame[frame["task"] == task]
+        if part.empty:
+            continue
+        lines += ["", f"#### {TASK_TITLES[task]}", ""]
+        if task == "data-fraction":  # the line key drops how each model was fitted: say it here
+            how = part.assign(how=part["protocol"].astype(str).str.split(", ", n=1).str[1])
+            pairs = how.groupby("how", sort=False)["model"].agg(lambda m: ", ".join(dict.fromkeys(m)))
+            lines += ["; ".join(f"{models}: {h}" for h, models in pairs.items()) + ".", ""]
+        lines.append(render_wide(part, digits=digits).rstrip())
+    if profile in PAPER_PROFILES:
+        ref = paper_reference()
+        lines += ["", "#### The paper's values and independent re-runs", "",
+                  "| task | dataset | metric | paper | tolerance | re-runs of the released checkpoint |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r.task} | {r.dataset} | {r.metric} | {r.paper:g} | {r.tolerance:g} | {r.reruns} |"
+                  for r in ref.itertuples(index=False)]
     return "\n".join(lines) + "\n"

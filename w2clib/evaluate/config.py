@@ -17,6 +17,7 @@ __all__ = ["EvaluateConfig", "evaluate_config"]
 class EvaluateConfig:
     """What the evaluation notebooks run; every field is a key of ``evaluate:`` in profiles/*.yaml."""
 
+    checkpoint: str = "pretrain"  # evaluated encoder: "pretrain" (<run_dir>/pretrain), a name or a path
     seeds: list[int] = field(
         default_factory=lambda: [0, 1, 2]
     )  # probe seeds (init, validation draw)
@@ -35,6 +36,9 @@ class EvaluateConfig:
         default_factory=lambda: [0, 1, 2]
     )  # subsets drawn per fraction
     fraction_dataset: str = "vggsound"  # the set Figure 2 is drawn on
+    fraction_probe: str = "mlp"  # probe kind of Figure 2's frozen-feature lines ("mlp" or "linear")
+    fraction_supervised_fractions: list[float] | None = None  # supervised line's x values; None = fractions
+    fraction_supervised_seeds: list[int] | None = None  # supervised line's seeds; None = fraction_seeds
     fraction_models: list[str] = field(
         default_factory=lambda: ["wav2clip", "supervised", "openl3", "yamnet"]
     )  # Fig. 2 lines
@@ -48,6 +52,12 @@ class EvaluateConfig:
     zero_shot_datasets: list[str] = field(
         default_factory=lambda: ["esc50", "urbansound8k", "vggsound"]
     )
+    zero_shot_split: str | None = None  # None: all clips (the paper); "test": only the test side
+    retrieval_datasets: list[str] = field(
+        default_factory=lambda: ["vggsound", "clotho"]
+    )  # audio->image where clips have pictures/frames, text<->audio where they have captions
+    supervised_datasets: list[str] | None = None  # sets the supervised baseline trains on; None = datasets
+    supervised_seeds: list[int] | None = None  # seeds of the supervised baseline's table row; None = seeds
     baselines: list[str] = field(
         default_factory=lambda: [
             "logmel_stats",
@@ -65,7 +75,15 @@ class EvaluateConfig:
     embed_batch_size: int = 32  # clips per encoder forward pass (memory only)
     embed_precision: str = "fp32"  # "fp32" or "bf16"
     embed_chunk: int = 256  # clips per resumable cache chunk
+    num_threads: int = 1  # torch CPU threads while embedding (1: measured 5x faster than 2 on a busy
+    #                       2-core machine, ~1.6x slower on an idle one; 0 = torch default)
     cache_dir: str = "cache/embeddings"  # relative to the profile's run_dir
+
+    def __post_init__(self) -> None:
+        if self.fraction_probe not in ("mlp", "linear"):
+            raise ValueError(f"evaluate.fraction_probe must be 'mlp' or 'linear', got {self.fraction_probe!r}")
+        if self.zero_shot_split not in (None, "test"):
+            raise ValueError(f"evaluate.zero_shot_split must be null or 'test', got {self.zero_shot_split!r}")
 
     def probe_config(self) -> ProbeConfig:
         return section_config(ProbeConfig, self.probe, where="profile evaluate.probe")

@@ -49,6 +49,7 @@ PROTOCOLS: dict[str, str] = {
     "fsd50k": "train_test",
     "tuxpaint": "train_test",
     "gm_families": "train_test",  # train on one soundfont, test on the other (cross_domain_manifest)
+    "gm_imagenet": "train_test",  # the GM programs with an ImageNet class, same two soundfonts
 }
 MULTILABEL_DATASETS = frozenset({"fsd50k"})
 

@@ -54,6 +54,7 @@ class SupervisedConfig:
     weight_decay: float = 1e-4  # AdamW weight decay
     augment: bool = True  # random gain (x0.5-1.5) and circular time shift
     num_threads: int = 0  # torch CPU threads during training (0 = torch default)
+    device: str = "auto"  # "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", ...
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.epochs < 1 or self.batch_size < 1 or self.clip_seconds <= 0:
@@ -147,9 +148,10 @@ def train_supervised(
     history: list[float] = []
     from tqdm.auto import tqdm
 
+    device = _device(config.device)
     with torch_threads(config.num_threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = SupervisedNet(config.width, n_out)
+        model = SupervisedNet(config.width, n_out).to(device)  # initialised on the CPU: same weights anywhere
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda step: 0.5 * (1 + math.cos(math.pi * step / total))
@@ -164,7 +166,7 @@ def train_supervised(
                     continue  # BatchNorm needs two clips per batch in training mode
                 batch = _augment(data[idx], rng) if config.augment else data[idx]
                 opt.zero_grad()
-                loss = loss_fn(model(batch), target[idx])
+                loss = loss_fn(model(batch.to(device)), target[idx].to(device))
                 loss.backward()
                 opt.step()
                 sched.step()
@@ -174,19 +176,21 @@ def train_supervised(
 
 
 def predict_logits(model: SupervisedNet, waves: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """(n, samples) float32 clips -> (n, n_classes) float32 logits."""
+    """(n, samples) float32 clips -> (n, n_classes) float32 logits (on the model's device, returned on CPU)."""
     model.eval()
+    device = next(model.parameters()).device
     outs = []
     with torch.inference_mode():
         for start in range(0, len(waves), batch_size):
-            outs.append(
-                model(
-                    torch.from_numpy(
-                        np.asarray(waves[start : start + batch_size], dtype=np.float32)
-                    )
-                )
-            )
+            batch = torch.from_numpy(np.asarray(waves[start : start + batch_size], dtype=np.float32))
+            outs.append(model(batch.to(device)).cpu())
     return torch.cat(outs).numpy()
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 def supervised_fit_score(
@@ -255,9 +259,11 @@ def supervised_embedder(model: SupervisedNet, *, name: str = "supervised") -> Em
 
     def embed(paths: Sequence[str]) -> np.ndarray:
         model.eval()
+        device = next(model.parameters()).device
         with torch.inference_mode():
             return np.stack(
-                [model.features(torch.from_numpy(load_audio(p))[None])[0].numpy() for p in paths]
+                [model.features(torch.from_numpy(load_audio(p))[None].to(device))[0].cpu().numpy()
+                 for p in paths]
             )
 
     return Embedder(

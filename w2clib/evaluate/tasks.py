@@ -18,7 +18,7 @@ from ..teachers.base import Teacher
 from .config import EvaluateConfig
 from .probes import ProbeResult, run_probe
 from .protocols import MULTILABEL_DATASETS, PROTOCOLS, class_order, encode_labels, make_splits
-from .retrieval import caption_retrieval, paired_retrieval
+from .retrieval import chance_levels, paired_retrieval, retrieval_metrics
 from .zeroshot import ZeroShotResult, zero_shot_evaluate
 
 __all__ = [
@@ -111,10 +111,12 @@ def zero_shot(
     profile: str,
     checkpoint_sha256: str = "",
     classes: Sequence[str] | None = None,
+    scope: str = "all clips",
 ) -> tuple[dict[str, ZeroShotResult], list[dict[str, Any]]]:
     """Zero-shot over all clips of ``manifest`` for every template set of ``cfg.templates``.
 
-    Deterministic (no training), so ``n_seeds`` is 1 and ``ours_std`` is 0.
+    Deterministic (no training), so ``n_seeds`` is 1 and ``ours_std`` is 0.  ``scope`` names the
+    clips scored in the ``protocol`` column (the paper: ``"all clips"``).
     """
     multilabel = dataset in MULTILABEL_DATASETS
     y, names = encode_labels(
@@ -130,7 +132,7 @@ def zero_shot(
             result_row(
                 task="zero-shot",
                 dataset=dataset,
-                protocol=f"all clips, prompts={templates}",
+                protocol=f"{scope}, prompts={templates}",
                 metric=result.metric,
                 model=model,
                 values=result.value,
@@ -184,7 +186,8 @@ def audio_to_image(
         x: (n_clips, D) audio embeddings in the teacher's space, row-aligned with ``manifest``.
 
     Returns:
-        ``{"metrics": ..., "chance": ...}`` as :func:`w2clib.evaluate.retrieval.paired_retrieval`.
+        ``{"metrics": ..., "chance": ..., "size": {"queries": ..., "items": ...}}`` (metrics and chance
+        as :func:`w2clib.evaluate.retrieval.paired_retrieval`).
     """
     from PIL import Image
 
@@ -196,7 +199,9 @@ def audio_to_image(
     for path in unique:
         with Image.open(path) as image:
             images.append(image.copy())
-    return paired_retrieval(x, teacher.embed_images(images), paths, unique, ks)
+    out = paired_retrieval(x, teacher.embed_images(images), paths, unique, ks)
+    out["size"] = {"queries": len(paths), "items": len(unique)}
+    return out
 
 
 def text_audio(
@@ -204,21 +209,51 @@ def text_audio(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Text <-> audio retrieval with every caption of each clip (``captions`` list, else ``caption``).
 
+    Identical captions (compared case- and whitespace-insensitively) are one text item: the text
+    "A cow." of two different cow clips cannot tell them apart, so both clips are relevant to it, and
+    an audio query is a hit when any of its own captions is retrieved.  With distinct captions (Clotho)
+    this is the usual protocol of :func:`w2clib.evaluate.retrieval.caption_retrieval`.
+
     Returns:
-        ``{"text_to_audio": ..., "audio_to_text": ...}`` from
-        :func:`w2clib.evaluate.retrieval.caption_retrieval`.
+        ``{"text_to_audio": ..., "audio_to_text": ...}``, each ``{"metrics": ..., "chance": ...,
+        "size": {"queries": ..., "items": ...}}``.
     """
     column = "captions" if "captions" in manifest.columns else "caption"
     if column not in manifest.columns:
         raise ValueError("text<->audio retrieval needs a 'captions' (list) or 'caption' column")
-    texts, owner = [], []
+    texts: dict[str, str] = {}  # normalised -> first spelling seen
+    owners: dict[str, set[int]] = {}
     for i, value in enumerate(manifest[column]):
         items = [value] if isinstance(value, str) else list(value)
         for caption in items:
             if isinstance(caption, str) and caption.strip():
-                texts.append(caption)
-                owner.append(i)
-    missing = sorted(set(range(len(manifest))) - set(owner))
+                norm = " ".join(caption.lower().split())
+                texts.setdefault(norm, caption)
+                owners.setdefault(norm, set()).add(i)
+    covered = set().union(*owners.values()) if owners else set()
+    missing = sorted(set(range(len(manifest))) - covered)
     if missing:
         raise ValueError(f"clips {missing[:5]} have no caption; drop them from the manifest first")
-    return caption_retrieval(x, teacher.embed_texts(texts), owner, ks)
+    keys = list(texts)
+    relevant = np.zeros((len(keys), len(manifest)), dtype=bool)  # (text, clip)
+    for row, key in enumerate(keys):
+        relevant[row, sorted(owners[key])] = True
+    a = _unit(np.asarray(x, dtype=np.float64))
+    t = _unit(np.asarray(teacher.embed_texts([texts[k] for k in keys]), dtype=np.float64))
+    sim = t @ a.T
+    return {
+        "text_to_audio": {
+            "metrics": retrieval_metrics(sim, relevant, ks),
+            "chance": chance_levels(relevant, ks),
+            "size": {"queries": len(keys), "items": len(manifest)},
+        },
+        "audio_to_text": {
+            "metrics": retrieval_metrics(sim.T, relevant.T, ks),
+            "chance": chance_levels(relevant.T, ks),
+            "size": {"queries": len(manifest), "items": len(keys)},
+        },
+    }
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

@@ -46,7 +46,7 @@ from ..._io import atomic_path, atomic_write_json, sha256_file
 from ...audio import SAMPLE_RATE
 from ..base import Dataset, read_manifest, write_manifest
 from .packages import debian_package, file_lock, read_stamp
-from .tables import DRUM_KIT, GM_IMAGENET, gm_family, gm_program_name, imagenet_short_name
+from .tables import DRUM_KIT, GM_FAMILIES, GM_IMAGENET, gm_family, gm_program_name, imagenet_short_name
 
 __all__ = [
     "GM_FLUIDR3",
@@ -57,6 +57,7 @@ __all__ = [
     "SoundFontDataset",
     "locate_soundfont",
     "plan_clips",
+    "with_class_index",
 ]
 
 RENDER_VERSION = 1  # bump when the rendering recipe changes: cached clips are keyed by it
@@ -274,7 +275,8 @@ class SoundFontDataset(Dataset):
 
     Manifest columns: ``clip_id, audio_path, label`` (family) ``, split, source, program,
     program_name, family, imagenet_index, imagenet_class, pitch, velocity, soundfont, raw_peak,
-    duration_s, sample_rate, sha256, target_kind``.
+    duration_s, sample_rate, sha256, target_kind`` and, added on loading, ``class_index`` (the
+    family's index 0-15 in GM order, :func:`with_class_index`).
     """
 
     def __init__(self, font: SoundFont) -> None:
@@ -394,7 +396,18 @@ class SoundFontDataset(Dataset):
         if not path.is_file():
             raise FileNotFoundError(f"{self.name} is not prepared with these options ({path} missing): "
                                     f"run w2clib.data.prepare({self.name!r}, ...) first")
-        return read_manifest(path, root=self.root(Path(data_home)))
+        return with_class_index(read_manifest(path, root=self.root(Path(data_home))))
+
+
+def with_class_index(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Add ``class_index``: the GM family's position in :data:`~.tables.GM_FAMILIES` (0-15, GM order).
+
+    Derived when a manifest is loaded (not stored), so sets rendered before the column existed get
+    it too; confusion matrices and probes use it to keep the families in the dataset's own order.
+    """
+    out = manifest.copy()
+    out["class_index"] = out["family"].map({f: k for k, f in enumerate(GM_FAMILIES)}).astype("int64")
+    return out
 
 
 def _tsf_version() -> str:
