@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
-"""Render the README's measured tables from the files behind them (never typed by hand).
+"""Render the measured tables of README.md and docs/*.md from the files behind them (never typed by hand).
 
 Blocks between ``<!-- begin:NAME -->`` and ``<!-- end:NAME -->`` are replaced:
 
   embed-bench   benchmarks/results/embed.json        (benchmarks/bench_embed.py)
   train-bench   benchmarks/results/train_step_cpu.json (benchmarks/bench_train.py)
   reproduce     results/reproduce_mini.json          (./reproduce.sh, written by w2clib.pipeline)
+  pretrain      results/pretrain_heldout.csv         (notebook 03_pretrain)
   results       results/summary.csv                  (the evaluation notebooks)
   csv:PATH      any CSV file, e.g. csv:results/data_sizes.csv
 
-    python scripts/render_readme.py           # rewrite README.md
-    python scripts/render_readme.py --check   # exit 1 if README.md is out of date
+    python scripts/render_readme.py           # rewrite README.md and docs/*.md
+    python scripts/render_readme.py --check   # exit 1 if any page is out of date
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ def reproduce() -> str:
         lines.append(f"| {r['notebook']} | {r['wall_s']:.0f} | {r['kernel_peak_rss_mib']:.0f} |")
     lines.append(f"| **total** | **{data['total_wall_s']:.0f}** ({data['total_wall_s'] / 60:.1f} min) | "
                  f"**{data['peak_kernel_rss_mib']:.0f}** (max) |")
+    cold = {r.get("caches_empty_at_start") for r in data["notebooks"]}
+    if cold == {True}:
+        lines += ["", "_Started with empty data, feature and teacher caches: includes fetching the registry "
+                      "packages' data, rendering the instrument clips and computing the teacher targets._"]
+    elif cold == {False}:
+        lines += ["", "_Started with the data and teacher caches already filled (a rerun)._"]
     return "\n".join(lines)
 
 
@@ -88,12 +95,32 @@ def results() -> str:
     path = ROOT / "results/summary.csv"
     if not path.exists():
         return "_not produced yet: run `./reproduce.sh`_"
-    from w2clib.results import read_summary, render_markdown
+    from w2clib.results import render_report
 
-    return render_markdown(read_summary(path))
+    return render_report(path, profile="mini", header="Results of the embedded default (profile `mini`).")
 
 
-BLOCKS = {"embed-bench": embed_bench, "train-bench": train_bench, "reproduce": reproduce, "results": results}
+def pretrain() -> str:
+    """Notebook 03's final held-out table, one row per (task, metric): trained, random weights, chance."""
+    import pandas as pd
+
+    path = ROOT / "results/pretrain_heldout.csv"
+    if not path.exists():
+        return "_not produced yet: run `./reproduce.sh`_"
+    table = pd.read_csv(path)
+    wide = table.pivot_table(index=["task", "metric"], columns="model", values="value", sort=False)
+    first = table.groupby(["task", "metric"], sort=False)[["chance", "n_queries", "n_items"]].first()
+    lines = ["| held-out task | metric | trained | random weights | chance | queries → items |", "|---|---|---|---|---|---|"]
+    for (task, metric), row in wide.iterrows():
+        f = first.loc[(task, metric)]
+        lines.append(f"| {task} | {metric} | **{row['trained']:.3f}** | {row['random weights']:.3f} | "
+                     f"{f['chance']:.3f} | {int(f['n_queries'])} → {int(f['n_items'])} |")
+    step, seed = int(table["step"].iloc[0]), int(table["seed"].iloc[0])
+    lines += ["", f"_profile `{table['profile'].iloc[0]}`, step {step}, seed {seed}; `results/pretrain_heldout.csv`._"]
+    return "\n".join(lines)
+
+
+BLOCKS = {"embed-bench": embed_bench, "pretrain": pretrain, "train-bench": train_bench, "reproduce": reproduce, "results": results}
 
 
 def csv_table(path: str) -> str:
@@ -123,16 +150,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
-    readme = ROOT / "README.md"
-    old = readme.read_text()
-    new = render(old)
-    if args.check:
+    stale = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        old = page.read_text()
+        new = render(old)
+        name = page.relative_to(ROOT)
         if new != old:
-            print("README.md tables are out of date: run scripts/render_readme.py")
-            return 1
-        return 0
-    readme.write_text(new)
-    print("README.md", "updated" if new != old else "already up to date")
+            stale.append(str(name))
+            if not args.check:
+                page.write_text(new)
+        if not args.check:
+            print(name, "updated" if new != old else "already up to date")
+    if args.check and stale:
+        print(f"tables are out of date in {', '.join(stale)}: run scripts/render_readme.py")
+        return 1
     return 0
 
 

@@ -100,6 +100,7 @@ def run_pipeline(profile_name: str, only: str | None = None, start: str | None =
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp_dir.mkdir(parents=True, exist_ok=True)
     summary = []
+    cold = _caches_empty()  # recorded with the timings: a cold run includes data preparation and downloads
     previous = {nb: (notebooks[i - 1] if i else None) for i, nb in enumerate(notebooks)}
 
     def run_id(nb: Path | None) -> str | None:
@@ -131,7 +132,7 @@ def run_pipeline(profile_name: str, only: str | None = None, start: str | None =
         memory = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
         record = {"notebook": nb.name, "profile": profile.name, "key": keys[nb], "wall_s": round(wall, 1),
                   "run_id": f"{nb.stem}@{time.time():.6f}", "after": run_id(previous[nb]),
-                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **memory}
+                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "caches_empty_at_start": cold, **memory}
         atomic_write_json(stamp, record)
         summary.append(record)
         print(f"[{profile.name}] {nb.stem}: done in {wall:.0f} s, kernel peak {memory.get('kernel_peak_rss_mib', '?')} MiB")
@@ -143,6 +144,15 @@ def run_pipeline(profile_name: str, only: str | None = None, start: str | None =
     return 0
 
 
+def _caches_empty() -> bool:
+    """True when the data home and the feature/teacher caches hold nothing yet (a fresh machine)."""
+    from ._io import user_cache_dir
+    from .data import resolve_data_home
+
+    folders = [resolve_data_home(), user_cache_dir() / "features", user_cache_dir() / "teachers"]
+    return not any(f.is_dir() and any(f.iterdir()) for f in folders)
+
+
 def _write_timings(profile: Profile, notebooks: list[Path], stamp_dir: Path) -> None:
     """``<results_dir>/reproduce_<profile>.json``: wall time and peak memory of the latest run of every
     notebook (from the stamps), so the README's timing claims come from a file, not from memory."""
@@ -151,7 +161,8 @@ def _write_timings(profile: Profile, notebooks: list[Path], stamp_dir: Path) -> 
         return
     atomic_write_json(profile.results_dir / f"reproduce_{profile.name}.json", {
         "profile": profile.name,
-        "notebooks": [{k: r.get(k) for k in ("notebook", "wall_s", "kernel_peak_rss_mib", "finished")} for r in records],
+        "notebooks": [{k: r.get(k) for k in ("notebook", "wall_s", "kernel_peak_rss_mib", "finished",
+                                              "caches_empty_at_start")} for r in records],
         "complete": len(records) == len(notebooks),
         "total_wall_s": round(sum(r["wall_s"] for r in records), 1),
         "peak_kernel_rss_mib": max(r.get("kernel_peak_rss_mib", 0) for r in records),
