@@ -328,7 +328,7 @@ def test_a_second_prepare_reuses_rendered_clips(test_sf2, tmp_path):
 def test_render_options_reject_bad_values():
     with pytest.raises(ValueError, match="note_seconds"):
         RenderOptions(note_seconds=3.0, clip_seconds=2.0)
-    with pytest.raises(ValueError, match="unknown soundfont render option"):
+    with pytest.raises(ValueError, match="soundfont render options: unknown keys"):
         RenderOptions.from_options({"clip_secs": 2.0})
     with pytest.raises(ValueError, match="programs"):
         RenderOptions(programs="some")
@@ -406,7 +406,7 @@ def test_tuxpaint_sound_kinds_and_excluded_folders_are_options(stamps_tree, tmp_
     speech = TUXPAINT.load_manifest(tmp_path)
     assert set(speech["label"]) == {"cow", "letter a"} and set(speech["sound_kind"]) == {"speech"}
     assert speech.set_index("label").loc["letter a", "audio_path"].endswith("A_filled_en_GB.ogg")
-    with pytest.raises(ValueError, match="unknown tuxpaint option"):
+    with pytest.raises(ValueError, match="tuxpaint options: unknown keys"):
         TUXPAINT.prepare(tmp_path, source_dir=str(stamps_tree), sound=["effect"])
 
 

@@ -411,6 +411,12 @@ def run_probe(
     return ProbeResult(kind, pd.DataFrame(rows), predictions)
 
 
+def prediction_frame(seed: int, split: Split, y: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    """Per test row of a single-label split: the true and the predicted class (confusion matrices)."""
+    return pd.DataFrame({"seed": seed, "split": split.name, "row": split.test,
+                         "y_true": y[split.test], "y_pred": scores.argmax(axis=1)})
+
+
 def _run(
     x: np.ndarray,
     y: np.ndarray,
@@ -446,15 +452,5 @@ def _run(
                     "hparams": probe.hparams,
                 }
             )
-            if y.ndim == 1:
-                preds.append(
-                    pd.DataFrame(
-                        {
-                            "seed": seed,
-                            "split": split.name,
-                            "row": split.test,
-                            "y_true": y[split.test],
-                            "y_pred": out.argmax(axis=1),
-                        }
-                    )
-                )
+            if np.ndim(y) == 1:
+                preds.append(prediction_frame(seed, split, y, out))

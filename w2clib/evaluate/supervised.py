@@ -26,7 +26,7 @@ from ..audio import SAMPLE_RATE, fit_length, load_audio
 from ..model import AudioBackbone, ModelConfig
 from .data_fraction import FitScore
 from .embeddings import Embedder, model_fingerprint
-from .probes import ProbeResult, score, torch_threads
+from .probes import ProbeResult, prediction_frame, score, torch_threads
 from .protocols import Split
 
 __all__ = [
@@ -236,17 +236,7 @@ def run_supervised(
                 }
             )
             if np.ndim(y) == 1:
-                preds.append(
-                    pd.DataFrame(
-                        {
-                            "seed": seed,
-                            "split": split.name,
-                            "row": split.test,
-                            "y_true": y[split.test],
-                            "y_pred": out.argmax(axis=1),
-                        }
-                    )
-                )
+                preds.append(prediction_frame(seed, split, y, out))
     return ProbeResult(
         "supervised",
         pd.DataFrame(rows),

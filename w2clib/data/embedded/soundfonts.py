@@ -36,7 +36,7 @@ import io
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,7 @@ import pandas as pd
 
 from ..._io import atomic_path, atomic_write_json, sha256_file
 from ...audio import SAMPLE_RATE
+from ...config import section_config
 from ..base import Dataset, read_manifest, write_manifest
 from .packages import debian_package, file_lock, read_stamp
 from .tables import DRUM_KIT, GM_FAMILIES, GM_IMAGENET, gm_family, gm_program_name, imagenet_short_name
@@ -121,11 +122,7 @@ class RenderOptions:
 
     @classmethod
     def from_options(cls, options: dict[str, object]) -> RenderOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"unknown soundfont render option(s) {unknown}; known: {sorted(known)}")
-        return cls(**options)  # type: ignore[arg-type]
+        return section_config(cls, dict(options), where="soundfont render options")
 
     def program_list(self) -> list[int]:
         """The programs to render, sorted (128 = the drum kit)."""

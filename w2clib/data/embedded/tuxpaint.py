@@ -40,7 +40,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from ..._io import atomic_path, atomic_write_json, sha256_file
+from ...config import section_config
 from ..base import Dataset, ValidationReport, read_manifest, write_manifest
 from .animals import ANIMALS_LICENSE, fetch_animals
 from .packages import debian_package, file_lock, read_stamp
@@ -121,11 +122,7 @@ class TuxPaintOptions:
 
     @classmethod
     def from_options(cls, options: dict[str, object]) -> TuxPaintOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"unknown tuxpaint option(s) {unknown}; known: {sorted(known)}")
-        return cls(**options)  # type: ignore[arg-type]
+        return section_config(cls, dict(options), where="tuxpaint options")
 
 
 @dataclass
