@@ -2,8 +2,9 @@
 # Run the test suite: unit and fixture tests, then every notebook under nbval (smoke profile).
 #
 #   ./run_tests.sh            # the default suite (what CI runs)
-#   ./run_tests.sh --slow     # also the slow checks (the full embedded reproduce)
+#   ./run_tests.sh --slow     # also the slow checks (real-package data preparation, ViT-B-32 weights layout)
 #   ./run_tests.sh -k hear    # extra arguments go to pytest
+# The full embedded check is ./reproduce.sh itself: every notebook asserts what it must show.
 #
 # Sets up .venv first (scripts/bootstrap.sh), so it works on a fresh clone by itself.
 set -euo pipefail
