@@ -163,7 +163,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small cases only (smoke test of the script)")
-    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true",
+                        help="re-measure throughput only, keeping the memory section already in --out")
     parser.add_argument("--memory-only", action="store_true",
                         help="re-measure memory only, keeping the throughput already in --out")
     parser.add_argument("--hour-hop-ms", type=float, default=500.0, help="hop for the 1-hour file case")
@@ -191,6 +192,9 @@ def main() -> int:
     }
     if not args.skip_memory and not args.quick:
         report["memory"] = memory(args.hour_hop_ms)
+    elif args.skip_memory and Path(args.out).is_file():  # keep the earlier memory measurement and its date
+        earlier = json.loads(Path(args.out).read_text())
+        report.update({k: earlier[k] for k in ("memory", "memory_date") if k in earlier})
     if not args.quick:
         from w2clib._io import atomic_write_json
 

