@@ -25,6 +25,7 @@ def row(**kw):
         model="wav2clip",
         values=[0.85, 0.87],
         profile="paper",
+        compare_with_paper=True,
         chance=0.02,
         commit="abc",
     )
@@ -61,13 +62,18 @@ def test_every_paper_value_has_a_source_and_unknown_cells_stay_empty():
     ],  # a huge spread never widens beyond the declared tolerance
 )
 def test_status_compares_against_the_declared_tolerance(ours, std, expected):
-    assert decide_status(85.95, ours, std, 3.0, "paper") == expected
+    assert decide_status(85.95, ours, std, 3.0) == expected
 
 
-def test_embedded_profile_rows_are_never_comparable():
-    r = row(profile="mini")
+def test_rows_of_a_profile_that_does_not_compare_with_the_paper_are_never_comparable():
+    r = row(profile="mini", compare_with_paper=False)
     assert r["status"] == "not_comparable" and r["paper"] is None and r["paper_ref"] == "embedded"
-    assert decide_status(85.95, 85.95, 0.0, 3.0, "smoke") == "not_comparable"
+    assert decide_status(None, 85.95, 0.0, 3.0) == "not_comparable"
+
+
+def test_comparison_follows_the_field_not_the_profile_name():
+    assert row(profile="my-copy-of-paper")["status"] == "match"
+    assert row(profile="paper", compare_with_paper=False)["status"] == "not_comparable"
 
 
 def test_summary_rows_merge_by_key_and_reruns_replace_their_rows(tmp_path):

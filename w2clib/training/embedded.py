@@ -20,8 +20,11 @@ within their class, one class after another, and the ``n_valid`` Tux Paint train
 smallest SHA-256 of their clip id (spread over categories, unlike a last-sorted cut).
 
     from w2clib.training.embedded import checkpoint_dir, run_embedded
-    out = run_embedded("mini")           # trains, resumes, or reuses a finished run
-    model = w2clib.load_model(checkpoint_dir("mini"))
+    out = run_embedded(load_profile("mini"))     # trains, resumes, or reuses a finished run
+    model = w2clib.load_model(checkpoint_dir(load_profile("mini")))
+
+The items and the teacher come from the ``data:`` and ``teacher:`` sections of the *same* profile
+whose ``pretrain:`` section asks for ``data: embedded`` (the trainer hands the profile to the builder).
 """
 
 from __future__ import annotations
@@ -62,7 +65,6 @@ DONE_NAME = "done.json"  # written into the run folder when a run has finished i
 class EmbeddedOptions:
     """``pretrain.data_options`` of ``data: embedded`` (unknown keys are errors)."""
 
-    profile: str  # profile (name or YAML path) whose data: and teacher: sections give items + teacher
     gm_per_batch: int = 16  # rendered GM clips per batch, each of a different ImageNet class
     tux_per_batch: int = 16  # Tux Paint (sound, photo) pairs per batch, each of a different concept group
     views: int | None = None  # teacher views per photo, one drawn per step; None = the teacher section's
@@ -70,9 +72,6 @@ class EmbeddedOptions:
     #   evaluation (w2clib.evaluate.embedded_heldout); not read by the builder
 
     def __post_init__(self) -> None:
-        if not isinstance(self.profile, str) or not self.profile:
-            raise ValueError("pretrain.data_options.profile must name the profile whose data/teacher sections "
-                             "to use, e.g. 'mini'")
         for name in ("gm_per_batch", "tux_per_batch"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"pretrain.data_options.{name} must be an integer >= 1, got {getattr(self, name)!r}")
@@ -95,20 +94,30 @@ def checkpoint_dir(profile: str | Profile) -> Path:
     return prof.run_dir / "pretrain"
 
 
-def _profile_sections(profile: str) -> tuple[Any, Any]:
+def _as_profile(profile: str | Profile) -> Profile:
+    return profile if isinstance(profile, Profile) else load_profile(profile)
+
+
+def _profile_sections(profile: str | Profile) -> tuple[Any, Any]:
     """(DataConfig, TeacherConfig) of ``profile``."""
     from ..data.embedded.profile import DataConfig
     from ..teachers import TeacherConfig
 
-    prof = load_profile(profile)
+    prof = _as_profile(profile)
     return (section_config(DataConfig, prof.section("data"), where=f"{prof.path}:data"),
             section_config(TeacherConfig, prof.section("teacher"), where=f"{prof.path}:teacher"))
 
 
 @lru_cache(maxsize=2)
-def load_profile_teacher(profile: str) -> Any:
-    """The teacher of ``profile``'s ``teacher:`` section, loaded once per process (seconds each)."""
-    return _profile_sections(profile)[1].load()
+def _load_teacher(section_json: str) -> Any:
+    from ..teachers import TeacherConfig
+
+    return section_config(TeacherConfig, json.loads(section_json), where="teacher").load()
+
+
+def load_profile_teacher(profile: str | Profile) -> Any:
+    """The teacher of ``profile``'s ``teacher:`` section, loaded once per process per section content."""
+    return _load_teacher(json.dumps(_as_profile(profile).section("teacher"), sort_keys=True))
 
 
 def load_clips(paths: list[str]) -> list[np.ndarray]:
@@ -118,7 +127,7 @@ def load_clips(paths: list[str]) -> list[np.ndarray]:
     return [load_audio(p) for p in paths]
 
 
-def _manifests(profile: str) -> dict[str, pd.DataFrame]:
+def _manifests(profile: str | Profile) -> dict[str, pd.DataFrame]:
     """The three embedded manifests of ``profile``, prepared if needed (idempotent; ~1 s when cached)."""
     from ..data.embedded.profile import prepare_datasets
 
@@ -138,7 +147,7 @@ def _hash_order(ids: list[str]) -> np.ndarray:
     return np.argsort(np.asarray(keys), kind="stable")
 
 
-def embedded_sources(profile: str, views: int | None = None) -> dict[str, PairSource]:
+def embedded_sources(profile: str | Profile, views: int | None = None) -> dict[str, PairSource]:
     """The two training sources of ``profile`` with their teacher targets, before any validation cut.
 
     Returns:
@@ -177,7 +186,7 @@ def embedded_sources(profile: str, views: int | None = None) -> dict[str, PairSo
     else:
         ids, targets = feats.targets(tux["clip_id"].tolist())
     if not ids:
-        raise ValueError(f"profile {profile!r}: no Tux Paint training item has a teacher target; "
+        raise ValueError(f"profile {_as_profile(profile).path}: no Tux Paint training item has a teacher target; "
                          "check the teacher section (max_clips) and notebook 02")
     tux = tux.set_index("clip_id").loc[ids].reset_index()
     skipped = [(c, "no_target") for c in sorted(set(tux_all.loc[tux_all["split"] == "train", "clip_id"]) - set(ids))]
@@ -223,17 +232,22 @@ def _split_tux(source: PairSource, n_valid: int) -> tuple[PairSource, PairSource
     return train_view, source.subset(np.sort(order[:n_valid]))
 
 
-def build_embedded(config: PretrainConfig, options: dict[str, Any]) -> PairData:
+def build_embedded(config: PretrainConfig, options: dict[str, Any], profile: Profile | None = None) -> PairData:
     """``pretrain.data: embedded``: GM prototype clips + Tux Paint photo views in every batch.
+
+    ``profile``: whose ``data:`` and ``teacher:`` sections give the items and the teacher (required).
 
     ``config.n_valid`` clips of *each* source are kept for validation; ``config.batch_size`` must
     equal ``gm_per_batch + tux_per_batch`` (the batch is their concatenation).
     """
     opts = EmbeddedOptions.from_options(options)
+    if profile is None:
+        raise ValueError("pretrain.data: embedded draws its items and teacher from a profile's data: and "
+                         "teacher: sections: call pretrain(profile, ...) or pretrain(config, ..., profile=P)")
     if opts.gm_per_batch + opts.tux_per_batch != config.batch_size:
         raise ValueError(f"pretrain.batch_size={config.batch_size} must equal data_options gm_per_batch + "
                          f"tux_per_batch = {opts.gm_per_batch} + {opts.tux_per_batch}")
-    sources = embedded_sources(opts.profile, opts.views)
+    sources = embedded_sources(profile, opts.views)
     gm_train, gm_valid = _split_gm(sources["gm"], config.n_valid)
     tux_train, tux_valid = _split_tux(sources["tux"], config.n_valid)
     train = [BatchPart(gm_train, opts.gm_per_batch, distinct_groups=True),
@@ -319,9 +333,9 @@ def run_embedded(
 
         opts = EmbeddedOptions.from_options(cfg.data_options)
         eval_opts = section_config(EvalOptions, opts.heldout, where="pretrain.data_options.heldout")
-        hook = heldout_evaluator(opts.profile, eval_opts, clip_seconds=cfg.clip_seconds).epoch_metrics
+        hook = heldout_evaluator(prof, eval_opts, clip_seconds=cfg.clip_seconds).epoch_metrics
     began = time.time()
-    pretrain(cfg, out, resume=True, evaluate=hook)
+    pretrain(cfg, out, resume=True, evaluate=hook, profile=prof)
     atomic_write_json(done, {"config_key": key, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
                              "seconds_this_call": round(time.time() - began, 1)})
     return out
