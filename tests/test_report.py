@@ -275,7 +275,8 @@ def test_the_report_has_one_table_per_task_and_every_row(tmp_path):
     paper = render_report(path, profile="paper")
     assert "| esc50 | 5-fold CV, MLP probe | accuracy | 2.00 | 84.50 ± 0.50 | 85.95 | within_tolerance |" in paper
     assert "| esc50 | all clips, prompts=sound | accuracy | 2.00 | 30.00 | 41.40 | mismatch |" in paper  # 5-point tol.
-    assert "MAEB" in paper and paper.count("\n| zero-shot | ") == 3  # the paper's three zero-shot cells
+    assert "MAEB" in paper and paper.count("\n| zero-shot | ") == 4  # ESC-50, US8K, VGGSound, FSD50K (MS-CLAP)
+    assert "| zero-shot | fsd50k | mAP | 3.02 | 5 | ReCLAP / AF-CLAP re-runs: 3 |" in paper
     with pytest.raises(ValueError, match="no rows of profile"):
         render_report(path, profile="smoke")
 
