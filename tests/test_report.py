@@ -27,7 +27,7 @@ from w2clib.evaluate.steps import (
     zero_shot_table,
 )
 from w2clib.evaluate.suite import EvalContext, EvalSet, features, load_context, supervised_result
-from w2clib.evaluate.tasks import text_audio
+from w2clib.evaluate.tasks import text_audio, zero_shot
 from w2clib.model import ModelConfig, build_model
 from w2clib.results import (
     COLUMNS,
@@ -289,6 +289,19 @@ def test_every_known_paper_cell_is_carried_by_a_paper_profile_row():
         embedded = result_row(task=task, dataset=dataset, protocol="p", metric=metric, model="wav2clip",
                               values=pv.value / 100, profile="mini", commit="")
         assert embedded["paper"] is None and embedded["status"] == "not_comparable"
+
+
+def test_zero_shot_on_a_multilabel_set_gives_the_fsd50k_map_row_with_ms_claps_value():
+    # FSD50K-like: several labels per clip; the audio points at its first label's text direction
+    labels = [["dog", "crackling_fire"], ["street_music"], ["chirping_birds", "dog"], ["crackling_fire"]]
+    manifest = pd.DataFrame({"clip_id": list("abcd"), "label": [",".join(v) for v in labels],
+                             "labels": labels, "split": "eval"})
+    x = np.stack([np.eye(8)[CLASSES.index(v[0])] for v in labels])
+    cfg = dataclasses.replace(EvaluateConfig(), templates=["sound"])
+    _, rows = zero_shot(x, manifest, "fsd50k", KeywordTeacher(), cfg, model="wav2clip", profile="paper")
+    (row,) = rows
+    assert (row["task"], row["dataset"], row["metric"]) == ("zero-shot", "fsd50k", "mAP")
+    assert row["paper"] == 3.02 and row["status"] == "mismatch" and 3.02 < row["ours_mean"] <= 100
 
 
 def test_render_markdown_still_renders_the_whole_summary(tmp_path):
