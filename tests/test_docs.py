@@ -1,4 +1,4 @@
-"""The repository is self-contained: nothing cites notes outside it, and every relative link resolves."""
+"""The repository is self-contained: no file cites notes kept outside it, and every relative link resolves."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCOPE = ("w2clib", "notebooks", "scripts", "docs", "README.md", "benchmarks", "tests")
+SKIP_DIRS = {".git", ".venv", "runs", "data", "__pycache__", ".pytest_cache", "build", "dist"}
 
 # Names of notes that live outside the repository.  Built from pieces so this file does not match itself.
 _NOTES = ("S" + "PEC", "O" + "FFLINE", "D" + "ESIGN", "S" + "TYLE")
@@ -23,17 +23,15 @@ FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
 
 
 def tracked_files() -> list[Path]:
-    """The tracked files of SCOPE (every file under it when this is not a git checkout)."""
+    """Every tracked text file of the repository (every file outside SKIP_DIRS when git is missing)."""
     try:
-        out = subprocess.run(["git", "ls-files", "-z", "--", *SCOPE], cwd=ROOT, capture_output=True,
-                             check=True).stdout.decode()
-        files = [ROOT / name for name in out.split("\0") if name]
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+        files = [ROOT / name for name in out.decode().split("\0") if name]
     except (OSError, subprocess.CalledProcessError):
         files = []
     if not files:
-        files = [p for s in SCOPE for p in ([ROOT / s] if (ROOT / s).is_file() else (ROOT / s).rglob("*"))
-                 if p.is_file() and "__pycache__" not in p.parts]
-    return [p for p in files if p.is_file()]
+        files = [p for p in ROOT.rglob("*") if not SKIP_DIRS & set(p.relative_to(ROOT).parts)]
+    return [p for p in files if p.is_file() and b"\0" not in p.read_bytes()[:8192]]  # text only
 
 
 def citations(text: str) -> list[str]:
