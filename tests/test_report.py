@@ -27,7 +27,7 @@ from w2clib.evaluate.steps import (
     zero_shot_table,
 )
 from w2clib.evaluate.suite import EvalContext, EvalSet, features, load_context, supervised_result
-from w2clib.evaluate.tasks import text_audio
+from w2clib.evaluate.tasks import text_audio, zero_shot
 from w2clib.model import ModelConfig, build_model
 from w2clib.results import (
     COLUMNS,
@@ -291,7 +291,8 @@ def test_the_report_has_one_table_per_task_and_every_row(tmp_path):
     paper = render_report(path, profile="paper", compare_with_paper=True)
     assert "| esc50 | 5-fold CV, MLP probe | accuracy | 2.00 | 84.50 ± 0.50 | 85.95 | within_tolerance |" in paper
     assert "| esc50 | all clips, prompts=sound | accuracy | 2.00 | 30.00 | 41.40 | mismatch |" in paper  # 5-point tol.
-    assert "MAEB" in paper and paper.count("\n| zero-shot | ") == 3  # the paper's three zero-shot cells
+    assert "MAEB" in paper and paper.count("\n| zero-shot | ") == 4  # ESC-50, US8K, VGGSound, FSD50K (MS-CLAP)
+    assert "| zero-shot | fsd50k | mAP | 3.02 | 5 | ReCLAP / AF-CLAP re-runs: 3 |" in paper
     with pytest.raises(ValueError, match="no rows of profile"):
         render_report(path, profile="smoke")
 
@@ -304,6 +305,19 @@ def test_every_known_paper_cell_is_carried_by_a_paper_profile_row():
         embedded = result_row(task=task, dataset=dataset, protocol="p", metric=metric, model="wav2clip",
                               values=pv.value / 100, profile="mini", commit="")
         assert embedded["paper"] is None and embedded["status"] == "not_comparable"
+
+
+def test_zero_shot_on_a_multilabel_set_gives_the_fsd50k_map_row_with_ms_claps_value():
+    # FSD50K-like: several labels per clip; the audio points at its first label's text direction
+    labels = [["dog", "crackling_fire"], ["street_music"], ["chirping_birds", "dog"], ["crackling_fire"]]
+    manifest = pd.DataFrame({"clip_id": list("abcd"), "label": [",".join(v) for v in labels],
+                             "labels": labels, "split": "eval"})
+    x = np.stack([np.eye(8)[CLASSES.index(v[0])] for v in labels])
+    cfg = dataclasses.replace(EvaluateConfig(), templates=["sound"])
+    _, rows = zero_shot(x, manifest, "fsd50k", KeywordTeacher(), cfg, model="wav2clip", profile="paper")
+    (row,) = rows
+    assert (row["task"], row["dataset"], row["metric"]) == ("zero-shot", "fsd50k", "mAP")
+    assert row["paper"] == 3.02 and row["status"] == "mismatch" and 3.02 < row["ours_mean"] <= 100
 
 
 def test_render_markdown_still_renders_the_whole_summary(tmp_path):

@@ -46,6 +46,8 @@ def test_row_has_exactly_the_summary_columns_in_percent():
 def test_every_paper_value_has_a_source_and_unknown_cells_stay_empty():
     assert all(v.source for v in PAPER_VALUES.values())
     assert PAPER_VALUES[("zero-shot", "esc50", "accuracy")].value == 41.4
+    fsd = PAPER_VALUES[("zero-shot", "fsd50k", "mAP")]  # multi-label zero-shot, MS-CLAP's Table 1
+    assert fsd.value == 3.02 and "2206.04769" in fsd.source
     assert row(dataset="tau2020")["paper"] is None  # TAU: unknown
     assert row(dataset="tau2020")["status"] == "not_comparable"
     assert row(model="random_init")["paper"] is None  # the paper value belongs to Wav2CLIP only

@@ -5,7 +5,8 @@
 # pictures: a ResNet on a log spectrogram, two 512 x 512 projection heads, and the paper's
 # **cross-projection loss** `clip_x` = ½[L(a, MLP_img(v)) + L(MLP_aud(a), v)], each term a
 # CLIP-style contrastive loss with in-batch negatives and its own learnable temperature
-# (SPEC.md §1.3). The paper distils CLIP ViT-B/32 on 200 k VGGSound videos with 4 GPUs; the offline
+# ([docs/method.md §3](../docs/method.md#3-the-losses)). The paper distils CLIP ViT-B/32 on
+# 200 k VGGSound videos with 4 GPUs; the offline
 # profiles distil the **packaged teacher** (notebook 02) on the embedded data (notebook 01), on two
 # CPU cores, by a budget of optimiser *steps* (never wall time).
 #

@@ -7,7 +7,8 @@
 # `paper_ref, task, dataset, protocol, metric, model, paper, ours_mean, ours_std, n_seeds, chance,
 # tolerance, status, profile, checkpoint_sha256, commit`. Values are in percent.
 #
-# `paper` is the paper's value where it is known (SPEC.md §3; unknown cells stay empty), and the
+# `paper` is the paper's value where it is known ([docs/paper_numbers.md](../docs/paper_numbers.md);
+# unknown cells stay empty), and the
 # `tolerance` was declared before any run (`w2clib.results.TOLERANCES`: 3 points for
 # classification and tagging, 5 for zero-shot and retrieval). `status` says how a row compares:
 # `match` (within our own spread, at least 0.5 points), `within_tolerance`, `mismatch`, or

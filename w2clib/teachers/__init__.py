@@ -1,6 +1,6 @@
 """Teachers: CLIP through open_clip (the paper's) and the packaged offline teacher, one interface.
 
-    load_teacher("ViT-B-32", pretrained="openai")     # the paper's teacher (inferred: SPEC.md 1.2)
+    load_teacher("ViT-B-32", pretrained="openai")     # the paper's (inferred: docs/method.md §2)
     load_teacher("ViT-B-16", pretrained="/path/open_clip_model.safetensors")
     load_teacher("packaged")                          # offline: EfficientNet-Lite0 + MiniLM
 
@@ -76,7 +76,8 @@ def load_teacher(name: str = "ViT-B-32", pretrained: str | os.PathLike[str] | No
 
     Args:
         name: ``"packaged"`` for the offline teacher (:mod:`w2clib.teachers.packaged`), else an
-            open_clip model name (``"ViT-B-32"``: the paper's teacher, an inference -- SPEC.md 1.2).
+            open_clip model name (``"ViT-B-32"``: the paper's teacher, an inference --
+            docs/method.md §2).
         pretrained: for open_clip, a tag (``"openai"``, ``"laion2b_s34b_b79k"``, ...), the path of a
             local weights file, or ``None`` (random weights, for tests).  Ignored by ``"packaged"``.
         **kwargs: ``"packaged"``: :class:`~w2clib.teachers.packaged.PackagedConfig` fields plus

@@ -2,7 +2,7 @@
 
 ``OpenCLIPTeacher("ViT-B-32", "openai")`` is the default.  The paper's code does not name the CLIP
 variant; its 512-d embeddings and the authors' generation script (CLIP ViT-B/32 as perceptor) imply
-ViT-B/32 with OpenAI weights -- an inference, not a stated fact (SPEC.md section 1.2).
+ViT-B/32 with OpenAI weights -- an inference, not a stated fact (docs/method.md §2).
 
 ``pretrained`` is an open_clip tag (downloaded once into the Hugging Face cache) or the path of a
 local weights file (an open_clip state dict: ``.safetensors``, ``.bin`` or ``.pt``).  Without an

@@ -1,6 +1,7 @@
 """The one config of a pre-training run (the ``pretrain:`` section of a profile).
 
-The defaults are the paper's recipe (SPEC.md §1.4): batch 128, Adam 1e-3, ReduceLROnPlateau(0.1,
+The defaults are the paper's recipe (docs/method.md §4): batch 128, Adam 1e-3,
+ReduceLROnPlateau(0.1,
 patience 5, min 1e-6) on the validation loss, early stopping after 10 epochs without improvement, at
 most 100 epochs, seed 2021, validation = the last 500 sorted train ids, 10 s clips at 16 kHz, the
 cross-projection loss.  The CPU profiles override what they need (AdamW, warm-up + cosine by steps).
