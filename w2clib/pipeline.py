@@ -17,6 +17,7 @@ invalidate stamps: pass ``--force`` after editing ``w2clib``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -27,6 +28,8 @@ import time
 from pathlib import Path
 
 import yaml
+
+from collections.abc import Iterator
 
 from ._io import atomic_write_json
 from .config import Profile, load_profile, project_root
@@ -96,10 +99,59 @@ def _execute_one(notebook: Path, output: Path, profile: str) -> None:
 
 RESOLVED_PROFILE = "profile.yaml"  # <run_dir>/profile.yaml: the resolved profile every notebook loads
 
+# The profile's `sources:` section: where downloads go (set for every notebook of the run).
+SOURCE_ENV = {"data_home": "W2C_DATA_HOME", "cache_dir": "W2C_CACHE_DIR", "checkpoint_dir": "W2C_CHECKPOINT_DIR"}
+
+
+@contextlib.contextmanager
+def profile_sources(profile: Profile) -> Iterator[dict[str, str]]:
+    """Apply the profile's ``sources:`` section to ``os.environ`` for the block (notebooks inherit it).
+
+    ``data_home``, ``cache_dir``, ``checkpoint_dir``: folders (relative to the project root) that
+    replace the user's default data home and caches -- a rehearsal must never leave stand-in data
+    where a real run would take it for the real thing.  ``stand_ins``: a folder of local stand-ins
+    for every download (:mod:`w2clib.rehearsal`), built if missing and served on 127.0.0.1 while
+    the block runs, with ``$W2C_MIRROR`` pointing every downloader at it; its path is also put in
+    ``$W2C_STAND_INS`` (profile values such as ``teacher.weights`` may use it).
+    """
+    section = profile.section("sources")
+    unknown = sorted(set(section) - {*SOURCE_ENV, "stand_ins"})
+    if unknown:
+        raise ValueError(f"profile {profile.path}: unknown keys {unknown} in sources:; known: "
+                         f"{sorted({*SOURCE_ENV, 'stand_ins'})}")
+    env = {SOURCE_ENV[k]: str(profile.resolve(v)) for k, v in section.items() if k in SOURCE_ENV and v}
+    previous = {k: os.environ.get(k) for k in (*env, "W2C_STAND_INS")}
+    os.environ.update(env)
+    try:
+        if section.get("stand_ins"):
+            from .rehearsal import mirror_session
+
+            folder = profile.resolve(section["stand_ins"])
+            os.environ["W2C_STAND_INS"] = str(folder)
+            with mirror_session(folder) as session:
+                print(f"[{profile.name}] serving the stand-ins in {folder} at {session.url}", flush=True)
+                yield {**env, **session.environment, "W2C_STAND_INS": str(folder)}
+        else:
+            yield env
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
 
 def run_pipeline(profile_name: str, only: str | None = None, start: str | None = None, force: bool = False,
                  overrides: list[str] | tuple[str, ...] = ()) -> int:
+    """Run the profile's notebooks in order (see the module docstring); 0 on success, 1 on a failure."""
     profile = load_profile(profile_name, overrides)
+    with profile_sources(profile) as env:
+        if env:
+            print(f"[{profile.name}] sources: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())), flush=True)
+        return _run_notebooks(profile, only, start, force)
+
+
+def _run_notebooks(profile: Profile, only: str | None, start: str | None, force: bool) -> int:
     notebooks = list_notebooks()
     if not notebooks:
         raise SystemExit("no notebooks/NN_*.ipynb found")
