@@ -9,6 +9,7 @@ official checkpoint through ``load_model`` and CLIP weights from a local file as
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -259,6 +260,20 @@ def test_the_hub_probe_follows_hf_endpoint(monkeypatch):
         assert hub_endpoint() == ("127.0.0.1", server.server_address[1])
         assert hub_reachable(timeout_s=5)
     assert not hub_reachable(timeout_s=5)  # the same endpoint, now closed
+
+
+def test_a_mirror_session_sets_the_environment_only_while_it_runs(mirror, monkeypatch, tmp_path):
+    from w2clib.data.download import download_file
+    from w2clib.rehearsal import mirror_session
+
+    monkeypatch.delenv("W2C_MIRROR", raising=False)
+    with mirror_session(mirror, build=False) as session:
+        assert session.environment == {"W2C_MIRROR": session.url,
+                                       "W2C_MIRROR_CHECKSUMS": str((mirror / CHECKSUMS_NAME).resolve())}
+        assert mirrors.checkpoint_url("Wav2CLIP.pt") == f"{session.url}/checkpoints/Wav2CLIP.pt"
+        got = download_file(mirrors.checkpoint_url("Wav2CLIP.pt"), tmp_path / "x.pt", progress=False)
+        assert got.read_bytes() == session.checkpoint.read_bytes()
+    assert "W2C_MIRROR" not in os.environ and mirrors.checkpoint_url("Wav2CLIP.pt") is None
 
 
 def test_serve_command_prints_the_url_and_writes_the_port_and_environment(mirror, tmp_path):

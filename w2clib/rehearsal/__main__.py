@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import threading
@@ -37,7 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
         if args.env_file:
             checksums = Path(args.dir) / CHECKSUMS_NAME
             env = mirror_environment(server.url, checksums if checksums.is_file() else None)
-            atomic_write_text(args.env_file, "".join(f"export {k}={v}\n" for k, v in env.items()))
+            atomic_write_text(args.env_file, "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
         print(server.url, flush=True)
         stop.wait()
     return 0

@@ -65,8 +65,9 @@ class OpenCLIPTeacher(Teacher):
         device: ``"cuda"`` when available, else ``"cpu"``, unless given.
         precision: ``"fp32"`` (default), ``"fp16"`` or ``"bf16"`` (GPU).
         cache_dir: where open_clip keeps downloads (default: the Hugging Face cache).
-        weights: a local weights file to load instead of downloading ``pretrained``; ``pretrained``
-            (a tag or ``None``) then only sets QuickGELU and the image preprocessing.
+        weights: a local weights file to load instead of downloading ``pretrained`` (``~`` and
+            ``$VARIABLES`` expanded); ``pretrained`` (a tag or ``None``) then only sets QuickGELU and
+            the image preprocessing.
     """
 
     def __init__(self, model_name: str = PAPER_MODEL, pretrained: str | os.PathLike[str] | None = PAPER_PRETRAINED,
@@ -87,7 +88,7 @@ class OpenCLIPTeacher(Teacher):
         tag_cfg: dict[str, Any] = {}
         checkpoint: str | None = None
         if weights is not None:
-            file = Path(weights).expanduser()
+            file = Path(os.path.expandvars(str(weights))).expanduser()  # "$W2C_REHEARSAL/clip/…" works in profiles
             if not file.is_file():
                 raise FileNotFoundError(f"teacher weights={str(weights)!r}: no such file; pass the path of an "
                                         f"open_clip state dict of {model_name} (.safetensors, .bin or .pt)")
@@ -146,7 +147,7 @@ class OpenCLIPTeacher(Teacher):
         self.dim = self._probe_dim()
         size = getattr(model.visual, "image_size", 224)
         self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
-        self.name = f"{model_name}/{Path(weights).name}" if weights is not None else f"{model_name}/{self.pretrained}"
+        self.name = f"{model_name}/{Path(checkpoint).name}" if weights is not None else f"{model_name}/{self.pretrained}"
         self._from_file = weights is not None or self.pretrained.startswith("file:")
 
     @staticmethod
