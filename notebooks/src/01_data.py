@@ -184,12 +184,18 @@ if gm_names:
 # ## Checks
 
 # %%
-failed = {name: r.error or r.validation.summary() for name, r in prepared.items() if not r.ok}
-if cfg.required:
-    assert not failed, f"datasets not usable: {failed}"
-else:
-    print("not prepared or incomplete:", failed or "none")
-    assert manifests, "no dataset could be prepared at all; see the errors above"
+# A dataset that could not be prepared fails the run when data.required; files it lists that are missing
+# or corrupt (gone YouTube videos, damaged downloads) are reported, and may be at most the profile's
+# checks.data.max_unusable_share of its items (0 unless the profile says otherwise).
+not_prepared = {name: r.error for name, r in prepared.items() if r.error}
+print("not prepared:", not_prepared or "none")
+assert not (cfg.required and not_prepared), f"datasets that could not be prepared: {not_prepared}"
+assert manifests, "no dataset could be prepared at all; see the errors above"
+allowed = P.checks("data").get("max_unusable_share", 0.0)
+for name, r in prepared.items():
+    if r.validation is not None:
+        share = (len(r.validation.missing) + len(r.validation.corrupt)) / max(r.validation.n_items, 1)
+        assert share <= allowed, f"{r.validation.summary()}: {share:.0%} unusable, the profile allows {allowed:.0%}"
 for name, manifest in manifests.items():
     assert len(manifest) > 0 and manifest["clip_id"].is_unique, name
 if "tuxpaint" in manifests:

@@ -144,14 +144,21 @@ def label_set(manifest: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 
 def pick_examples(manifests: dict[str, pd.DataFrame], n: int, seed: int = 0) -> pd.DataFrame:
-    """Up to ``n`` random rows per dataset (fixed ``seed``) whose audio file exists, with a
-    ``dataset`` column; datasets not downloaded yet (a VGGSound manifest lists every clip) give
-    only the rows that are on disk."""
+    """Up to ``n`` random rows per dataset (fixed ``seed``) whose audio file exists and reads, with a
+    ``dataset`` column; datasets not downloaded yet (a VGGSound manifest lists every clip) give only
+    the rows that are on disk, and files that ``validate()`` reports as corrupt are passed over."""
+    from ..base import check_audio_file
+
     picks = []
     for name, manifest in manifests.items():
         candidates = manifest.sample(frac=1.0, random_state=seed)
-        on_disk = [i for i, path in zip(candidates.index, candidates["audio_path"]) if path and Path(path).is_file()][:n]
-        picks.append(candidates.loc[on_disk].assign(dataset=name))
+        usable = []
+        for i, path in zip(candidates.index, candidates["audio_path"]):
+            if len(usable) == n:
+                break
+            if isinstance(path, str) and check_audio_file(path) is None:
+                usable.append(i)
+        picks.append(candidates.loc[usable].assign(dataset=name))
     return pd.concat(picks, ignore_index=True) if picks else pd.DataFrame(columns=["dataset", "clip_id", "audio_path"])
 
 
