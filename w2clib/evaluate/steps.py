@@ -8,6 +8,8 @@ skipped and why (a pretrained baseline without its weights, a set without captio
 
 from __future__ import annotations
 
+import sys
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +81,8 @@ def usable_models(ctx: EvalContext, models: Sequence[str]) -> tuple[list[str], d
             model_features(ctx, model)
         except BaselineUnavailable as err:
             skipped[model] = str(err)
+            # loud: a missing baseline must never be a silent gap in a table or figure
+            print(f"WARNING: baseline {model!r} is skipped: {err}", file=sys.stderr, flush=True)
             continue
         ok.append(model)
     return ok, skipped
@@ -283,6 +287,11 @@ def data_fraction_table(
     labels = y.argmax(axis=1) if y.ndim == 2 else y
     split = evalset.splits()[0]
     curves = []
+    supervised_sets = cfg.supervised_datasets if cfg.supervised_datasets is not None else cfg.datasets
+    if "supervised" in runnable and evalset.name not in supervised_sets:
+        runnable = [m for m in runnable if m != "supervised"]  # it holds its clips in memory: only listed sets
+        skipped["supervised"] = f"{evalset.name} is not in evaluate.supervised_datasets {list(supervised_sets)}"
+        print(f"WARNING: the supervised line of Figure 2 is skipped: {skipped['supervised']}", file=sys.stderr)
     for model in runnable:
         if model == "supervised":
             fit = supervised_fit_score_cached(ctx, evalset)

@@ -286,13 +286,31 @@ def _embedded_set(ctx: EvalContext, name: str) -> EvalSet:
     raise ValueError(f"unknown embedded evaluation set {name!r}; known: {EMBEDDED_SETS}")
 
 
+def _usable_rows(name: str, manifest: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose audio is on disk and not reported corrupt by the dataset's validation.
+
+    VGGSound's csv lists every clip although ~20 % of the videos are gone, and any download can hold a
+    damaged file: they are left out of evaluation, counted and announced, never a crash mid-table.
+    """
+    import sys
+
+    from ..data import get_dataset, resolve_data_home
+    from ..data.base import VALIDATION_FILE
+
+    report = get_dataset(name).root(resolve_data_home()) / VALIDATION_FILE
+    corrupt = set(json.loads(report.read_text()).get("corrupt", [])) if report.is_file() else set()
+    paths = manifest["audio_path"].astype(str)
+    usable = np.array([Path(p).is_file() and p not in corrupt for p in paths])
+    if not usable.all():
+        print(f"{name}: {int((~usable).sum())} of {len(manifest)} clips are missing or corrupt on disk and are "
+              "left out of evaluation (see validate())", file=sys.stderr)
+    return manifest[usable].reset_index(drop=True)
+
+
 def _paper_set(name: str) -> EvalSet:
     from ..data import load_manifest
 
-    manifest = load_manifest(name)
-    if name == "vggsound":  # the CSV lists every clip; ~20 % of the videos are gone from YouTube
-        present = np.array([Path(str(p)).is_file() for p in manifest["audio_path"]])
-        manifest = manifest[present].reset_index(drop=True)
+    manifest = _usable_rows(name, load_manifest(name))
     if name == "clotho":  # retrieval is scored on the evaluation split
         manifest = manifest[manifest["split"].astype(str) == "evaluation"].reset_index(drop=True)
     return EvalSet(name, manifest, name, f"{name} as prepared by w2clib.data")
