@@ -6,6 +6,7 @@
 #   ./reproduce.sh --only 03,04          # just these notebooks (numbers or names, comma-separated)
 #   ./reproduce.sh --from 04             # this notebook and every later one
 #   ./reproduce.sh --force               # ignore the stamps of finished notebooks
+#   ./reproduce.sh --lab [ARGS]          # open the notebooks in JupyterLab on 127.0.0.1 (ARGS go to `jupyter lab`)
 #
 # Executed copies go to runs/<profile>/notebooks/ (git-ignored); figures and results to the folders
 # named in profiles/<profile>.yaml.  A notebook that finishes leaves a stamp (runs/<profile>/stamps/),
@@ -16,6 +17,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 
 profile=mini only="" from="" force=0
+lab=0 lab_args=()
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -26,6 +28,7 @@ while [[ $# -gt 0 ]]; do
     --from) from="${2:?--from needs a notebook number}"; shift 2 ;;
     --from=*) from="${1#*=}"; shift ;;
     --force) force=1; shift ;;
+    --lab) lab=1; shift; lab_args=("$@"); break ;;
     -h|--help) usage; exit 0 ;;
     *) echo "reproduce.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -37,5 +40,12 @@ fi
 
 scripts/bootstrap.sh
 py="$root/.venv/bin/python"
+if ((lab)); then
+  # The notebooks' kernel "python3" must be this .venv's interpreter (ipykernel ships that kernel
+  # spec into the venv; reinstall it if it is missing).  Local only unless ARGS say otherwise.
+  [[ -f .venv/share/jupyter/kernels/python3/kernel.json ]] || "$py" -m ipykernel install --sys-prefix --name python3
+  exec "$root/.venv/bin/jupyter" lab --ip 127.0.0.1 --ServerApp.root_dir="$root" \
+    --LabApp.default_url=/lab/tree/notebooks "${lab_args[@]}"
+fi
 exec "$py" -m w2clib.pipeline --profile "$profile" ${only:+--only "$only"} ${from:+--from "$from"} \
   $( ((force)) && echo --force )
