@@ -45,7 +45,7 @@ if ((lab)); then
   # spec into the venv; reinstall it if it is missing).  Local only unless ARGS say otherwise.
   [[ -f .venv/share/jupyter/kernels/python3/kernel.json ]] || "$py" -m ipykernel install --sys-prefix --name python3
   exec "$root/.venv/bin/jupyter" lab --ip 127.0.0.1 --ServerApp.root_dir="$root" \
-    --LabApp.default_url=/lab/tree/notebooks "${lab_args[@]}"
+    --LabApp.default_url=/lab/tree/notebooks $( ((EUID == 0)) && echo --allow-root ) "${lab_args[@]}"
 fi
 exec "$py" -m w2clib.pipeline --profile "$profile" ${only:+--only "$only"} ${from:+--from "$from"} \
   $( ((force)) && echo --force )
