@@ -154,7 +154,7 @@ def plot_data_fraction(
     ax.set_xticks(ticks, [f"{v:g}%" for v in ticks])
     ax.minorticks_off()
     ax.set(xlabel="labelled training data", ylabel=f"{metric} (%)", title=title or "")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     return fig
 
 
@@ -221,6 +221,12 @@ def _summary_frame(
     return frame
 
 
+def _spread(values: pd.Series) -> tuple[float, float]:
+    """Error bar from the lowest to the highest value; none (NaN) where they are equal."""
+    low, high = float(values.min()), float(values.max())
+    return (low, high) if high > low else (float("nan"), float("nan"))
+
+
 def _bars(ax: matplotlib.axes.Axes, frame: pd.DataFrame, *, legend: bool = True) -> None:
     """Grouped bars of summary rows on ``ax``: one group per (task, dataset, metric, protocol)."""
     import textwrap
@@ -247,7 +253,7 @@ def _bars(ax: matplotlib.axes.Axes, frame: pd.DataFrame, *, legend: bool = True)
     std = frame["ours_std"].fillna(0.0)
     ends = pd.concat([frame.assign(score=frame["ours_mean"] - std), frame.assign(score=frame["ours_mean"] + std)])
     sns.barplot(ends, x="group", y="score", hue="model", order=groups, hue_order=models,
-                palette={m: model_color(m) for m in models}, errorbar=lambda v: (v.min(), v.max()),
+                palette={m: model_color(m) for m in models}, errorbar=_spread,
                 saturation=1, capsize=0.1, err_kws={"linewidth": 1, "color": "black"}, legend=legend, ax=ax)  # fmt: skip
     by_group = frame.groupby("group", sort=False)
     paper, chance = by_group["paper"].first().dropna(), by_group["chance"].first().dropna()
