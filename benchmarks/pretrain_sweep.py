@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "pretrain_sweep_mini.csv"
 SUMMARY = RESULTS.with_name("pretrain_sweep_mini_summary.csv")
 
-BASE = dict(data="embedded", data_options={"profile": "mini", "gm_per_batch": 16, "tux_per_batch": 16,
+BASE = dict(data="embedded", data_options={"gm_per_batch": 16, "tux_per_batch": 16,
                                            "heldout": {"max_per_class": 16}},
             n_valid=8, clip_seconds=2.0, min_clip_seconds=0.1, width=32, batch_size=32, optimizer="adamw",
             lr=1e-3, weight_decay=0.01, schedule="cosine", warmup_steps=50, max_steps=800,
@@ -35,15 +35,17 @@ def run(name: str, overrides: dict, data_overrides: dict) -> pd.DataFrame:
     import w2clib
     from w2clib.evaluate.embedded_heldout import EvalOptions, heldout_evaluator, random_like
     from w2clib.training import PretrainConfig
-    from w2clib.training.embedded import run_embedded
+    from w2clib.config import load_profile
+    from w2clib.training.run import run_pretrain
 
     settings = {**BASE, **overrides, "data_options": {**BASE["data_options"], **data_overrides}}
     config = PretrainConfig(**settings)
     out = ROOT / "runs" / "sweep" / name
     began = time.time()
-    run_embedded("mini", out, config=config)
+    mini = load_profile("mini")
+    run_pretrain(mini, out, config=config)
     train_s = time.time() - began
-    evaluator = heldout_evaluator("mini", EvalOptions(), clip_seconds=config.clip_seconds)
+    evaluator = heldout_evaluator(mini, EvalOptions(), clip_seconds=config.clip_seconds)
     model = w2clib.load_model(out, device="cpu")
     table = evaluator.table({"trained": model, "random": random_like(model, config.seed)}, run=name)
     table["overrides"] = json.dumps({**overrides, **data_overrides}, sort_keys=True)

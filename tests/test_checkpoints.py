@@ -27,7 +27,7 @@ def test_paper_model_has_the_official_key_layout_and_size(paper_model):
             "audio_encoder.layer4.1.bn2.running_var", "audio_encoder.spectrogram.window"} <= keys
     assert all(k.startswith(("audio_encoder.", "audio_transform.")) for k in keys)
     n_params = sum(p.numel() for p in paper_model.parameters())
-    assert 11.6e6 < n_params < 11.8e6  # SPEC: ~11.7 M
+    assert 11.6e6 < n_params < 11.8e6  # docs/method.md §1: ~11.7 M
 
 
 def test_official_layout_pt_file_loads_and_reproduces_embeddings(paper_model, tmp_path):

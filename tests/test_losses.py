@@ -1,4 +1,4 @@
-"""The distillation losses (SPEC.md §1.3) and what a clip_x-trained checkpoint contains."""
+"""The distillation losses (docs/method.md §3) and what a clip_x-trained checkpoint contains."""
 
 from __future__ import annotations
 

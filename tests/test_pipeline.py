@@ -29,8 +29,10 @@ def project(tmp_path, monkeypatch):
     (tmp_path / "profiles" / "tiny.yaml").write_text("name: tiny\noutputs:\n  run_dir: runs/tiny\n")
     log = tmp_path / "log.txt"
     for name in ("00_first", "01_second", "02_third"):
+        # the notebook reads the profile file it is handed, as the real notebooks do
         _notebook(tmp_path / "notebooks" / f"{name}.ipynb",
-                  f"open({str(log)!r}, 'a').write('{name} ' + profile + '\\n')")
+                  f"import yaml; p = yaml.safe_load(open(profile)); "
+                  f"open({str(log)!r}, 'a').write('{name} ' + p['name'] + (' ' + str(p['x']) if 'x' in p else '') + '\\n')")
     monkeypatch.setenv("W2C_PROJECT_ROOT", str(tmp_path))
     return tmp_path, log
 
@@ -48,6 +50,17 @@ def test_runs_in_order_then_resumes_from_stamps(project):
     assert (root / "runs/tiny/notebooks/02_third.ipynb").exists()
     assert pipeline.run_pipeline("tiny") == 0
     assert len(runs(log)) == 3  # everything up to date
+
+
+def test_notebooks_get_the_resolved_profile_with_extends_and_overrides(project):
+    root, log = project
+    (root / "profiles" / "child.yaml").write_text("extends: tiny\nname: child\nx: 1\noutputs: {run_dir: runs/child}\n")
+    assert pipeline.run_pipeline("child", only="00", overrides=["x=2"]) == 0
+    assert runs(log) == ["00_first child 2"]
+    resolved = (root / "runs/child/profile.yaml").read_text()
+    assert "extends" not in resolved and "x=2" in resolved and "child.yaml" in resolved
+    assert pipeline.run_pipeline("child", only="00", overrides=["x=3"]) == 0  # an override changes the key
+    assert runs(log)[1:] == ["00_first child 3"]
 
 
 def test_changing_a_notebook_reruns_it_and_everything_after(project):

@@ -18,8 +18,16 @@ import w2clib
 from w2clib.evaluate.embedded_heldout import EvalOptions, HeldOutEvaluator, random_like, windows_of
 from w2clib.model import ModelConfig, build_model
 from w2clib.training import PretrainConfig
+from w2clib.config import load_profile
 from w2clib.training import embedded as emb
+from w2clib.training import run
 from w2clib.training.loader import BatchPlan, PairDataset, build_data
+
+SMOKE = load_profile("smoke")
+
+
+def build_data_smoke(config):
+    return build_data(config, SMOKE)
 from w2clib.training.sources import ArraySource
 
 DIM = 8
@@ -45,7 +53,7 @@ def _fake_sources(n_classes: int = 6, per_class: int = 5, n_tux: int = 14, views
 
 
 def _config(**changes) -> PretrainConfig:
-    base = dict(data="embedded", data_options={"profile": "smoke", "gm_per_batch": 4, "tux_per_batch": 3},
+    base = dict(data="embedded", data_options={"gm_per_batch": 4, "tux_per_batch": 3},
                 n_valid=2, clip_seconds=0.5, min_clip_seconds=0.1, width=8, batch_size=7, optimizer="adamw",
                 schedule="cosine", max_steps=4, early_stopping_patience=None, num_workers=0, final_weights="last")
     return PretrainConfig(**{**base, **changes})
@@ -60,7 +68,7 @@ def fake(monkeypatch):
 
 def test_every_batch_mixes_both_sources_with_distinct_classes_in_the_prototype_half(fake):
     config = _config()
-    data = build_data(config)
+    data = build_data(config, SMOKE)
     assert [p.source.name for p in data.train] == ["gm_fluidr3", "tuxpaint"]
     assert [p.per_batch for p in data.train] == [4, 3] and all(p.distinct_groups for p in data.train)
     plan = BatchPlan(data.train, config.seed)
@@ -77,7 +85,7 @@ def test_every_batch_mixes_both_sources_with_distinct_classes_in_the_prototype_h
 
 def test_targets_are_the_class_prototype_and_one_photo_view_that_changes_between_steps(fake):
     config = _config()
-    data = build_data(config)
+    data = build_data(config, SMOKE)
     dataset = PairDataset(data.train, config, train=True)
     plan = BatchPlan(data.train, config.seed)
     protos, tux_targets = fake["protos"], fake["tux_targets"]
@@ -103,25 +111,25 @@ def test_targets_are_the_class_prototype_and_one_photo_view_that_changes_between
 
 
 def test_validation_is_cut_from_training_data_one_clip_per_class_in_turn(fake):
-    data = build_data(_config(n_valid=8))
+    data = build_data_smoke(_config(n_valid=8))
     gm_valid, tux_valid = (p.source for p in data.valid)
     classes = [int(c) for c in gm_valid.groups]
     assert classes == [0, 1, 2, 3, 4, 5, 0, 1]  # round robin: consecutive clips differ in class
     assert set(gm_valid.clip_ids).isdisjoint(data.train[0].source.clip_ids)
     assert len(gm_valid) + len(data.train[0].source) == 30
     assert len(tux_valid) == 8 and set(tux_valid.clip_ids).isdisjoint(data.train[1].source.clip_ids)
-    assert build_data(_config(n_valid=8)).valid[1].source.clip_ids == tux_valid.clip_ids  # deterministic
+    assert build_data_smoke(_config(n_valid=8)).valid[1].source.clip_ids == tux_valid.clip_ids  # deterministic
 
 
 def test_bad_embedded_options_are_errors_that_name_the_fix(fake):
     with pytest.raises(ValueError, match="gm_per_batch \\+ tux_per_batch"):
-        build_data(_config(batch_size=8))
+        build_data_smoke(_config(batch_size=8))
     with pytest.raises(ValueError, match="unknown keys"):
-        build_data(_config(data_options={"profile": "smoke", "gm_per_batch": 4, "tux_per_batch": 3, "mix": 1}))
+        build_data_smoke(_config(data_options={"gm_per_batch": 4, "tux_per_batch": 3, "mix": 1}))
     with pytest.raises(ValueError, match="profile"):
-        emb.EmbeddedOptions(profile="")
+        build_data(_config())  # the embedded builder reads a profile's data: and teacher: sections
     with pytest.raises(ValueError, match="leaves a class without training clips"):
-        build_data(_config(n_valid=30))
+        build_data_smoke(_config(n_valid=30))
     with pytest.raises(ValueError, match="max_per_class"):
         EvalOptions(max_per_class=0)
 
@@ -156,7 +164,7 @@ def test_shift_delays_the_crop_by_at_most_shift_seconds(fake):
 def test_checkpoint_dir_is_the_run_dirs_pretrain_folder():
     from w2clib.config import load_profile
 
-    assert emb.checkpoint_dir("smoke") == load_profile("smoke").run_dir / "pretrain"
+    assert run.checkpoint_dir("smoke") == load_profile("smoke").run_dir / "pretrain"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -240,8 +248,8 @@ def test_a_tiny_smoke_run_exports_a_loadable_checkpoint_with_its_teacher(smoke_s
     from w2clib.teachers import teacher_from_description
 
     monkeypatch.setattr(emb, "embedded_sources", lambda profile, views=None: smoke_sources)  # built once above
-    config = emb.load_pretrain_config("smoke").replace(max_steps=2)
-    out = emb.run_embedded("smoke", tmp_path / "run", config=config)
+    config = run.load_pretrain_config("smoke").replace(max_steps=2)
+    out = run.run_pretrain("smoke", tmp_path / "run", config=config)
     model = w2clib.load_model(out, device="cpu")
     teacher = emb.load_profile_teacher("smoke")
     assert model.config.teacher == teacher.describe()
@@ -252,9 +260,9 @@ def test_a_tiny_smoke_run_exports_a_loadable_checkpoint_with_its_teacher(smoke_s
     assert json.loads((out / "config.json").read_text())["training"]["step"] == 2
     # a finished run is reused, not retrained
     stamp = (out / "train_state.pt").stat().st_mtime_ns
-    assert emb.run_embedded("smoke", out, config=config) == out
+    assert run.run_pretrain("smoke", out, config=config) == out
     assert (out / "train_state.pt").stat().st_mtime_ns == stamp
     # another config in the same folder: the old run is moved aside, not resumed or deleted
-    emb.run_embedded("smoke", out, config=config.replace(max_steps=1, lr=5e-4))
+    run.run_pretrain("smoke", out, config=config.replace(max_steps=1, lr=5e-4))
     assert (tmp_path / "run.previous-1" / "checkpoint.safetensors").is_file()
     assert json.loads((out / "config.json").read_text())["training"]["step"] == 1

@@ -27,7 +27,7 @@ from w2clib.evaluate.steps import (
     zero_shot_table,
 )
 from w2clib.evaluate.suite import EvalContext, EvalSet, features, load_context, supervised_result
-from w2clib.evaluate.tasks import text_audio
+from w2clib.evaluate.tasks import text_audio, zero_shot
 from w2clib.model import ModelConfig, build_model
 from w2clib.results import (
     COLUMNS,
@@ -61,7 +61,8 @@ def tone_set(tmp_path_factory) -> EvalSet:
     return EvalSet("gm_families", pd.DataFrame(rows), "tones", "tone fixture")
 
 
-def make_context(tmp_path, *, embed_dim: int = 512, name: str = "test", **evaluate) -> EvalContext:
+def make_context(tmp_path, *, embed_dim: int = 512, name: str = "test", compare_with_paper: bool = False,
+                 **evaluate) -> EvalContext:
     """A context on a narrow random encoder, writing under tmp_path (no checkpoint file needed)."""
     config = {"seeds": [0], "probe": {"mlp_hidden": [16], "mlp_weight_decay": [1e-3], "mlp_max_epochs": 30,
                                       "linear_l2": [1e-2]},
@@ -69,7 +70,7 @@ def make_context(tmp_path, *, embed_dim: int = 512, name: str = "test", **evalua
                              "num_threads": 1},
               "datasets": ["gm_families"], "max_clips": None, **evaluate}
     path = tmp_path / "profile.yaml"
-    path.write_text(yaml.safe_dump({"name": name, "outputs": {"run_dir": str(tmp_path / "run"),
+    path.write_text(yaml.safe_dump({"name": name, "compare_with_paper": compare_with_paper, "outputs": {"run_dir": str(tmp_path / "run"),
                                                                 "results_dir": str(tmp_path / "results"),
                                                                 "figures_dir": str(tmp_path / "figures")},
                                     "evaluate": config}))
@@ -94,12 +95,28 @@ def test_the_paper_profile_fails_early_naming_every_missing_dataset(tmp_path, mo
     message = str(err.value)
     for name in ("esc50", "urbansound8k", "vggsound", "tau2020", "fsd50k", "clotho"):
         assert f"  {name}:" in message
-    assert "w2clib prepare" in message and "--profile mini" in message
+    assert "w2clib prepare" in message and "data.required: false" in message
+
+
+def test_with_data_not_required_missing_sets_are_skipped_and_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("W2C_DATA_HOME", str(tmp_path / "data"))
+    cfg = EvaluateConfig(datasets=["esc50", "gm_families"], zero_shot_datasets=[], retrieval_datasets=[],
+                         fraction_dataset="gm_families", confusion_dataset="gm_families")
+    unavailable = suite._check_dataset_sets(cfg, required=False)
+    assert list(unavailable) == ["esc50"]
+    assert "evaluation set 'esc50' is skipped" in capsys.readouterr().err
+    only_missing = EvaluateConfig(datasets=["esc50"], zero_shot_datasets=[], retrieval_datasets=[],
+                                  fraction_dataset="esc50", confusion_dataset="esc50")
+    with pytest.raises(FileNotFoundError, match="none of the datasets"):
+        suite._check_dataset_sets(only_missing, required=False)
 
 
 def test_a_missing_pretrained_encoder_says_to_run_notebook_03(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text(yaml.safe_dump({"name": "p", "outputs": {"run_dir": str(tmp_path / "run")}}))
+    embedded_sets = {"datasets": ["gm_families"], "zero_shot_datasets": [], "retrieval_datasets": [],
+                     "fraction_dataset": "gm_families", "confusion_dataset": "gm_families"}
+    path.write_text(yaml.safe_dump({"name": "p", "outputs": {"run_dir": str(tmp_path / "run")},
+                                    "evaluate": embedded_sets}))
     with pytest.raises(FileNotFoundError, match="run notebook 03 first"):
         load_context(load_profile(path))
 
@@ -111,11 +128,10 @@ def test_evaluate_config_rejects_an_unknown_fraction_probe():
         EvaluateConfig(zero_shot_split="train")
 
 
-def test_every_profile_names_sets_its_kind_knows():
+def test_every_profile_names_only_known_sets():
     for name in ("smoke", "mini", "paper"):
         cfg = evaluate_config(load_profile(name))
-        known = suite.PAPER_SETS if name == "paper" else suite.EMBEDDED_SETS
-        assert set(suite._needed_sets(cfg)) <= set(known), name
+        assert set(suite._needed_sets(cfg)) <= {*suite.PAPER_SETS, *suite.EMBEDDED_SETS}, name
 
 
 def test_test_side_keeps_only_test_rows_and_classes_follow(tone_set):
@@ -167,8 +183,7 @@ def test_classification_table_scores_every_model_and_writes_valid_rows(tmp_path,
 
 
 def test_paper_profile_rows_carry_the_paper_value_tolerance_and_status(tmp_path, tone_set):
-    ctx = make_context(tmp_path, name="paper")
-    assert not ctx.embedded
+    ctx = make_context(tmp_path, name="any-name", compare_with_paper=True)
     folds = tone_set.manifest.assign(fold=[1 + i % 5 for i in range(len(tone_set.manifest))], split="test")
     esc = EvalSet("esc50", folds, "esc50")  # the paper path: the set is its own pool
     out = classification_table(ctx, {"esc50": esc}, ["wav2clip", "logmel_stats"], progress=False)
@@ -252,8 +267,9 @@ def test_text_audio_treats_identical_captions_as_one_text():
 # ------------------------------------------------------------------------------------------ report
 
 
-def summary_rows(profile: str) -> list[dict]:
-    common = {"profile": profile, "commit": "0123456789abcdef", "checkpoint_sha256": "f" * 64}
+def summary_rows(profile: str, compare_with_paper: bool = False) -> list[dict]:
+    common = {"profile": profile, "commit": "0123456789abcdef", "checkpoint_sha256": "f" * 64,
+              "compare_with_paper": compare_with_paper}
     return [
         result_row(task="classification", dataset="esc50", protocol="5-fold CV, MLP probe", metric="accuracy",
                    model="wav2clip", values=[0.84, 0.85], chance=0.02, **common),
@@ -266,16 +282,17 @@ def summary_rows(profile: str) -> list[dict]:
 
 def test_the_report_has_one_table_per_task_and_every_row(tmp_path):
     path = tmp_path / "summary.csv"
-    write_summary(summary_rows("mini") + summary_rows("paper"), path)
+    write_summary(summary_rows("mini") + summary_rows("paper", compare_with_paper=True), path)
     text = render_report(path, profile="mini")
     assert text.count("#### ") == 3 and "not_comparable" in text and "`ffffffffffffffff…`" in text
     assert text.count("\n| esc50 | ") == 3  # only the mini rows, one line each
     assert "| esc50 | 10% of labelled train | accuracy | 2.00 | 55.00 ± 5.00 |  | not_comparable |" in text
     assert "wav2clip: linear probe." in text
-    paper = render_report(path, profile="paper")
+    paper = render_report(path, profile="paper", compare_with_paper=True)
     assert "| esc50 | 5-fold CV, MLP probe | accuracy | 2.00 | 84.50 ± 0.50 | 85.95 | within_tolerance |" in paper
     assert "| esc50 | all clips, prompts=sound | accuracy | 2.00 | 30.00 | 41.40 | mismatch |" in paper  # 5-point tol.
-    assert "MAEB" in paper and paper.count("\n| zero-shot | ") == 3  # the paper's three zero-shot cells
+    assert "MAEB" in paper and paper.count("\n| zero-shot | ") == 4  # ESC-50, US8K, VGGSound, FSD50K (MS-CLAP)
+    assert "| zero-shot | fsd50k | mAP | 3.02 | 5 | ReCLAP / AF-CLAP re-runs: 3 |" in paper
     with pytest.raises(ValueError, match="no rows of profile"):
         render_report(path, profile="smoke")
 
@@ -283,11 +300,24 @@ def test_the_report_has_one_table_per_task_and_every_row(tmp_path):
 def test_every_known_paper_cell_is_carried_by_a_paper_profile_row():
     for (task, dataset, metric), pv in PAPER_VALUES.items():
         row = result_row(task=task, dataset=dataset, protocol="p", metric=metric, model="wav2clip",
-                         values=pv.value / 100, profile="paper", commit="")
+                         values=pv.value / 100, profile="paper", commit="", compare_with_paper=True)
         assert row["paper"] == pv.value and row["status"] == "match" and row["tolerance"] > 0
         embedded = result_row(task=task, dataset=dataset, protocol="p", metric=metric, model="wav2clip",
                               values=pv.value / 100, profile="mini", commit="")
         assert embedded["paper"] is None and embedded["status"] == "not_comparable"
+
+
+def test_zero_shot_on_a_multilabel_set_gives_the_fsd50k_map_row_with_ms_claps_value():
+    # FSD50K-like: several labels per clip; the audio points at its first label's text direction
+    labels = [["dog", "crackling_fire"], ["street_music"], ["chirping_birds", "dog"], ["crackling_fire"]]
+    manifest = pd.DataFrame({"clip_id": list("abcd"), "label": [",".join(v) for v in labels],
+                             "labels": labels, "split": "eval"})
+    x = np.stack([np.eye(8)[CLASSES.index(v[0])] for v in labels])
+    cfg = dataclasses.replace(EvaluateConfig(), templates=["sound"])
+    _, rows = zero_shot(x, manifest, "fsd50k", KeywordTeacher(), cfg, model="wav2clip", profile="paper")
+    (row,) = rows
+    assert (row["task"], row["dataset"], row["metric"]) == ("zero-shot", "fsd50k", "mAP")
+    assert row["paper"] == 3.02 and row["status"] == "mismatch" and 3.02 < row["ours_mean"] <= 100
 
 
 def test_render_markdown_still_renders_the_whole_summary(tmp_path):

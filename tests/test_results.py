@@ -25,6 +25,7 @@ def row(**kw):
         model="wav2clip",
         values=[0.85, 0.87],
         profile="paper",
+        compare_with_paper=True,
         chance=0.02,
         commit="abc",
     )
@@ -45,6 +46,8 @@ def test_row_has_exactly_the_summary_columns_in_percent():
 def test_every_paper_value_has_a_source_and_unknown_cells_stay_empty():
     assert all(v.source for v in PAPER_VALUES.values())
     assert PAPER_VALUES[("zero-shot", "esc50", "accuracy")].value == 41.4
+    fsd = PAPER_VALUES[("zero-shot", "fsd50k", "mAP")]  # multi-label zero-shot, MS-CLAP's Table 1
+    assert fsd.value == 3.02 and "2206.04769" in fsd.source
     assert row(dataset="tau2020")["paper"] is None  # TAU: unknown
     assert row(dataset="tau2020")["status"] == "not_comparable"
     assert row(model="random_init")["paper"] is None  # the paper value belongs to Wav2CLIP only
@@ -61,13 +64,18 @@ def test_every_paper_value_has_a_source_and_unknown_cells_stay_empty():
     ],  # a huge spread never widens beyond the declared tolerance
 )
 def test_status_compares_against_the_declared_tolerance(ours, std, expected):
-    assert decide_status(85.95, ours, std, 3.0, "paper") == expected
+    assert decide_status(85.95, ours, std, 3.0) == expected
 
 
-def test_embedded_profile_rows_are_never_comparable():
-    r = row(profile="mini")
+def test_rows_of_a_profile_that_does_not_compare_with_the_paper_are_never_comparable():
+    r = row(profile="mini", compare_with_paper=False)
     assert r["status"] == "not_comparable" and r["paper"] is None and r["paper_ref"] == "embedded"
-    assert decide_status(85.95, 85.95, 0.0, 3.0, "smoke") == "not_comparable"
+    assert decide_status(None, 85.95, 0.0, 3.0) == "not_comparable"
+
+
+def test_comparison_follows_the_field_not_the_profile_name():
+    assert row(profile="my-copy-of-paper")["status"] == "match"
+    assert row(profile="paper", compare_with_paper=False)["status"] == "not_comparable"
 
 
 def test_summary_rows_merge_by_key_and_reruns_replace_their_rows(tmp_path):

@@ -181,7 +181,8 @@ def test_paper_teacher_offline_fails_at_once_saying_how_to_supply_weights(monkey
         load_teacher("ViT-B-32", pretrained="openai", cache_dir=str(tmp_path))  # empty cache: nothing to find
     message = str(info.value)
     assert time.monotonic() - began < 20  # no minute of hub retries
-    assert "pretrained='/path/to/open_clip_model.safetensors'" in message and "quick_gelu=True" in message
+    assert "pretrained='openai', weights='/path/to/open_clip_model.safetensors'" in message
+    assert "teacher.weights" in message and "HF_ENDPOINT" in message
     assert "load_teacher('packaged')" in message and "vit_base_patch32_clip_224.openai" in message
 
 
@@ -203,13 +204,22 @@ def test_the_paper_architecture_loads_openai_layout_weights_from_a_file(tmp_path
     np.testing.assert_allclose(emb, ref / np.linalg.norm(ref, axis=1, keepdims=True), atol=1e-5)
 
 
-def test_an_open_clip_description_rebuilds_the_same_teacher(tiny_weights):
+def test_an_open_clip_description_rebuilds_the_same_teacher(tiny_weights, tmp_path):
+    import shutil
+
     _, path = tiny_weights
     teacher = load_teacher(TINY, pretrained=str(path))
-    with pytest.raises(ValueError, match="pass pretrained="):
-        teacher_from_description(teacher.describe())
-    again = teacher_from_description(teacher.describe(), pretrained=str(path))
+    again = teacher_from_description(teacher.describe())  # the recorded weights file is read again
     np.testing.assert_array_equal(again.embed_texts(["rain"]), teacher.embed_texts(["rain"]))
+    moved = tmp_path / "moved.pt"
+    shutil.copy(path, moved)
+    gone = {**teacher.describe(), "weights_file": str(tmp_path / "deleted.pt")}
+    with pytest.raises(ValueError, match="pass weights="):
+        teacher_from_description(gone)
+    again = teacher_from_description(gone, weights=str(moved))
+    np.testing.assert_array_equal(again.embed_texts(["rain"]), teacher.embed_texts(["rain"]))
+    with pytest.raises(ValueError, match="other weights"):
+        teacher_from_description({**teacher.describe(), "weights_sha256": "0" * 64})
 
 
 # ------------------------------------------------------------------------------------------------

@@ -276,7 +276,11 @@ def test_paper_profile_is_the_published_recipe() -> None:
     assert (paper.batch_size, paper.optimizer, paper.lr, paper.schedule) == (128, "adam", 1e-3, "plateau")
     assert (paper.plateau_factor, paper.plateau_patience, paper.min_lr) == (0.1, 5, 1e-6)
     assert (paper.early_stopping_patience, paper.max_epochs, paper.seed) == (10, 100, 2021)
-    assert (paper.n_valid, paper.clip_seconds, paper.loss, paper.width) == (500, 10.0, "clip_x", 64)
+    assert (paper.n_valid, paper.clip_seconds, paper.loss, paper.width) == (None, 10.0, "clip_x", 64)
+    # validation is the manifest's valid split: the last 500 sorted train ids, carved once by the dataset
+    assert paper.data_options["valid_split"] == "valid"
+    from w2clib.data.vggsound import N_VALID
+    assert N_VALID == 500
     for name in ("smoke", "mini"):
         config = load_pretrain_config(name)
         assert config.max_steps is not None  # CPU profiles are budgeted in steps, never in time

@@ -10,7 +10,9 @@ Formats
   (``{"model": ModelConfig, "sha256": <of the safetensors file>, ...}``); the hash is verified on
   every load.
 
-Downloads go to ``$W2C_CHECKPOINT_DIR`` (default ``~/.cache/w2clib/checkpoints``) and are verified by
+Downloads come from the release URL, or from a mirror (``$W2C_CHECKPOINT_MIRROR``, else
+``$W2C_MIRROR/checkpoints``: :mod:`w2clib.mirrors`); they go to ``$W2C_CHECKPOINT_DIR`` (default
+``~/.cache/w2clib/checkpoints``, also the place for a copy downloaded by hand) and are verified by
 SHA-256.  Where the project does not know a release's hash yet, the first download records it
 (``<file>.sha256`` beside the file, announced on stderr) and every later load is checked against it.
 """
@@ -20,15 +22,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import __version__
+from . import __version__, mirrors
 from ._io import atomic_path, atomic_write_json, atomic_write_text, sha256_file, user_cache_dir
 from .model import ModelConfig, Wav2CLIP
 
@@ -130,30 +130,16 @@ def download_checkpoint(name: str, *, progress: bool = True) -> Path:
     if target.exists():
         _verify(target, entry)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
-    start = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(entry.url, headers={"Range": f"bytes={start}-"} if start else {})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            if start and response.status != 206:  # server ignored the range: start over
-                start = 0
-            total = int(response.headers.get("Content-Length", 0)) + start
-            from tqdm.auto import tqdm
+    from .data.download import DownloadError, download_file  # (lazy: keeps pandas out of `import w2clib`)
 
-            with open(part, "ab" if start else "wb") as out, tqdm(
-                total=total or None, initial=start, unit="B", unit_scale=True,
-                desc=entry.filename, disable=not progress,
-            ) as bar:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    out.write(block)
-                    bar.update(len(block))
-    except (urllib.error.URLError, OSError, TimeoutError) as err:
+    url = mirrors.checkpoint_url(entry.filename) or entry.url
+    try:  # resumable, and a transfer that ends early is retried, never taken for the whole file
+        download_file(url, target, progress=progress)
+    except (DownloadError, ValueError) as err:
         raise RuntimeError(
-            f"could not download checkpoint {name!r} ({err}). To use it offline, "
+            f"could not download checkpoint {name!r} from {url} ({err}). To use it offline, "
             + _manual_instructions(entry, target)
         ) from err
-    os.replace(part, target)
     _verify(target, entry)
     return target
 

@@ -1,6 +1,6 @@
 """Subcommands beyond ``embed``: data, teacher targets, pre-training (registered into w2clib.cli).
 
-    w2clib prepare NAME [NAME ...] [--data-home DIR] [--profile P]
+    w2clib prepare NAME [NAME ...] [--data-home DIR] [--profile P] [--videos --extract --fps F --shard i/n]
     w2clib teacher-features --profile P --dataset D [--shard i/n] [--out DIR]
     w2clib pretrain --profile P --out DIR [--resume] [--set key=value ...]
 """
@@ -40,14 +40,20 @@ def _configure_prepare(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="+", help="dataset names (esc50, urbansound8k, vggsound, clotho, tau2020, "
                                              "fsd50k, tuxpaint, gm_fluidr3, gm_timgm6mb)")
     p.add_argument("--data-home", default=None, help="default: $W2C_DATA_HOME or ~/.cache/w2clib/data")
-    p.add_argument("--profile", default=None, help="take the embedded sets' options from this profile")
+    p.add_argument("--profile", default=None, help="take each dataset's options from this profile's data: section")
+    vgg = p.add_argument_group("VGGSound (override the profile's data.options.vggsound)")
+    vgg.add_argument("--videos", action="store_true", default=None, help="download the videos (yt-dlp)")
+    vgg.add_argument("--extract", action="store_true", default=None, help="extract audio and frames")
+    vgg.add_argument("--fps", type=float, default=None, help="frames per second to extract (paper: 30)")
+    vgg.add_argument("--shard", type=_shard, default=None, help="i/n: this process takes every n-th clip")
+    vgg.add_argument("--limit", type=int, default=None, help="at most this many clips (a trial run)")
 
 
 @command("prepare", _configure_prepare)
 def run_prepare(args: argparse.Namespace) -> int:
     """Download / locate / render datasets, verify them and write their manifests."""
     from . import data
-    from .data.embedded.profile import EMBEDDED, DataConfig
+    from .data.embedded.profile import DataConfig
 
     options_for = None
     if args.profile:
@@ -55,8 +61,11 @@ def run_prepare(args: argparse.Namespace) -> int:
 
         P = load_profile(args.profile)
         options_for = section_config(DataConfig, P.section("data"), where=f"{P.path}:data").options_for
+    flags = {k: getattr(args, k) for k in ("videos", "extract", "fps", "shard", "limit") if getattr(args, k) is not None}
+    if flags and set(args.names) != {"vggsound"}:
+        raise ValueError(f"--{'/--'.join(sorted(flags))} apply to vggsound only; prepare it on its own")
     for name in args.names:
-        options = options_for(name) if options_for and name in EMBEDDED else {}
+        options = {**(options_for(name) if options_for else {}), **flags}
         folder = data.prepare(name, args.data_home, **options)
         report = data.validate(name, args.data_home)
         print(f"{name}: {folder} -- {report.summary()}")
@@ -104,9 +113,12 @@ def _configure_pretrain(p: argparse.ArgumentParser) -> None:
 @command("pretrain", _configure_pretrain)
 def run_pretrain(args: argparse.Namespace) -> int:
     """Distillation pre-training (DDP under torchrun; resumable)."""
-    from .train import load_pretrain_config, parse_overrides, pretrain
+    from .config import load_profile
+    from .train import load_pretrain_config, parse_overrides
+    from .training.run import train_in_process
 
-    config = load_pretrain_config(args.profile, **parse_overrides(args.set))
-    pretrain(config, Path(args.out), resume=args.resume)
+    profile = load_profile(args.profile)
+    config = load_pretrain_config(profile, **parse_overrides(args.set))
+    train_in_process(profile, Path(args.out), config, resume=args.resume)
     print(f"checkpoint: {Path(args.out)} (load with w2clib.load_model({str(args.out)!r}))")
     return 0

@@ -115,6 +115,8 @@ def feature_key(spec: dict[str, Any]) -> str:
     """16 hex digits identifying a computation (teacher, manifest, frame rate, views, format)."""
     fields = {k: spec[k] for k in ("format_version", "teacher", "manifest_sha256", "frame_rate", "views",
                                    "view_seed", "every_frame")}
+    # a weights file is identified by its SHA-256 (also in the description), not by where it lies
+    fields["teacher"] = {k: v for k, v in fields["teacher"].items() if k != "weights_file"}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -1,4 +1,4 @@
-"""Distillation losses of Wav2CLIP (SPEC.md §1.3): ``clip``, ``clip_i`` and ``clip_x``.
+"""Distillation losses of Wav2CLIP (docs/method.md §3): ``clip``, ``clip_i`` and ``clip_x``.
 
 The building block is the CLIP loss ``L(x, y)``: both sides are L2-normalised, the logits are
 ``exp(s) * x @ y.T`` with a learnable logit scale ``s`` (initialised to ``log(1 / 0.07)``, i.e. a

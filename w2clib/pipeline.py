@@ -1,20 +1,23 @@
 """The notebook pipeline behind ``reproduce.sh``: papermill, stamps, resume.
 
-Each ``notebooks/NN_name.ipynb`` runs headless with the parameter ``profile`` injected; its executed
-copy goes to ``<run_dir>/notebooks/``.  When it finishes, ``<run_dir>/stamps/NN_name.json`` records
+The profile (a name or a YAML path, with ``extends`` and ``--set section.key=value`` overrides) is
+resolved once and written to ``<run_dir>/profile.yaml``; each ``notebooks/NN_name.ipynb`` runs headless
+with the parameter ``profile`` set to *that file*, so every notebook sees exactly the configuration
+this run was given.  Its executed copy goes to ``<run_dir>/notebooks/``.  When it finishes, ``<run_dir>/stamps/NN_name.json`` records
 its key, wall time, the kernel's peak memory and which run of the notebook before it it followed.
-The key hashes the notebook, the profile file and the key of the notebook before it, so changing a
-notebook or the profile reruns it and everything after it; so does rerunning a notebook (e.g.
+The key hashes the notebook, the resolved profile and the key of the notebook before it, so changing a
+notebook or the profile (or an override) reruns it and everything after it; so does rerunning a notebook (e.g.
 ``--only 03 --force``): a stamp is valid only while the stamp before it is the one it followed.  An
 interrupted run resumes at the first notebook without a valid stamp.  Library changes do not
 invalidate stamps: pass ``--force`` after editing ``w2clib``.
 
-    python -m w2clib.pipeline --profile mini [--only 03,04] [--from 04] [--force]
+    python -m w2clib.pipeline --profile mini [--set pretrain.max_steps=10] [--only 03,04] [--from 04] [--force]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +26,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import yaml
+
+from collections.abc import Iterator
 
 from ._io import atomic_write_json
 from .config import Profile, load_profile, project_root
@@ -64,7 +71,7 @@ def select_notebooks(notebooks: list[Path], only: str | None = None, start: str 
 def notebook_keys(notebooks: list[Path], profile: Profile) -> dict[Path, str]:
     """Chained content keys: each depends on its notebook, the profile and the previous key."""
     keys: dict[Path, str] = {}
-    previous = hashlib.sha256(profile.path.read_bytes()).hexdigest()
+    previous = hashlib.sha256(yaml.safe_dump(profile.sections, sort_keys=True).encode()).hexdigest()
     for nb in notebooks:
         digest = hashlib.sha256(previous.encode() + nb.read_bytes()).hexdigest()
         keys[nb] = previous = digest
@@ -90,8 +97,61 @@ def _execute_one(notebook: Path, output: Path, profile: str) -> None:
     print(json.dumps({"kernel_peak_rss_mib": round(peak_kib / 1024, 1)}), flush=True)
 
 
-def run_pipeline(profile_name: str, only: str | None = None, start: str | None = None, force: bool = False) -> int:
-    profile = load_profile(profile_name)
+RESOLVED_PROFILE = "profile.yaml"  # <run_dir>/profile.yaml: the resolved profile every notebook loads
+
+# The profile's `sources:` section: where downloads go (set for every notebook of the run).
+SOURCE_ENV = {"data_home": "W2C_DATA_HOME", "cache_dir": "W2C_CACHE_DIR", "checkpoint_dir": "W2C_CHECKPOINT_DIR"}
+
+
+@contextlib.contextmanager
+def profile_sources(profile: Profile) -> Iterator[dict[str, str]]:
+    """Apply the profile's ``sources:`` section to ``os.environ`` for the block (notebooks inherit it).
+
+    ``data_home``, ``cache_dir``, ``checkpoint_dir``: folders (relative to the project root) that
+    replace the user's default data home and caches -- a rehearsal must never leave stand-in data
+    where a real run would take it for the real thing.  ``stand_ins``: a folder of local stand-ins
+    for every download (:mod:`w2clib.rehearsal`), built if missing and served on 127.0.0.1 while
+    the block runs, with ``$W2C_MIRROR`` pointing every downloader at it; its path is also put in
+    ``$W2C_STAND_INS`` (profile values such as ``teacher.weights`` may use it).
+    """
+    section = profile.section("sources")
+    unknown = sorted(set(section) - {*SOURCE_ENV, "stand_ins"})
+    if unknown:
+        raise ValueError(f"profile {profile.path}: unknown keys {unknown} in sources:; known: "
+                         f"{sorted({*SOURCE_ENV, 'stand_ins'})}")
+    env = {SOURCE_ENV[k]: str(profile.resolve(v)) for k, v in section.items() if k in SOURCE_ENV and v}
+    previous = {k: os.environ.get(k) for k in (*env, "W2C_STAND_INS")}
+    os.environ.update(env)
+    try:
+        if section.get("stand_ins"):
+            from .rehearsal import mirror_session
+
+            folder = profile.resolve(section["stand_ins"])
+            os.environ["W2C_STAND_INS"] = str(folder)
+            with mirror_session(folder) as session:
+                print(f"[{profile.name}] serving the stand-ins in {folder} at {session.url}", flush=True)
+                yield {**env, **session.environment, "W2C_STAND_INS": str(folder)}
+        else:
+            yield env
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_pipeline(profile_name: str, only: str | None = None, start: str | None = None, force: bool = False,
+                 overrides: list[str] | tuple[str, ...] = ()) -> int:
+    """Run the profile's notebooks in order (see the module docstring); 0 on success, 1 on a failure."""
+    profile = load_profile(profile_name, overrides)
+    with profile_sources(profile) as env:
+        if env:
+            print(f"[{profile.name}] sources: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())), flush=True)
+        return _run_notebooks(profile, only, start, force)
+
+
+def _run_notebooks(profile: Profile, only: str | None, start: str | None, force: bool) -> int:
     notebooks = list_notebooks()
     if not notebooks:
         raise SystemExit("no notebooks/NN_*.ipynb found")
@@ -99,6 +159,9 @@ def run_pipeline(profile_name: str, only: str | None = None, start: str | None =
     out_dir, stamp_dir = profile.run_dir / "notebooks", profile.run_dir / "stamps"
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp_dir.mkdir(parents=True, exist_ok=True)
+    resolved = profile.write_resolved(profile.run_dir / RESOLVED_PROFILE)
+    print(f"[{profile.name}] profile {profile.path}" + (f" with {', '.join(profile.overrides)}" if profile.overrides
+                                                        else "") + f" -> {resolved}", flush=True)
     summary = []
     cold = _caches_empty()  # recorded with the timings: a cold run includes data preparation and downloads
     previous = {nb: (notebooks[i - 1] if i else None) for i, nb in enumerate(notebooks)}
@@ -117,7 +180,7 @@ def run_pipeline(profile_name: str, only: str | None = None, start: str | None =
         print(f"[{profile.name}] {nb.stem}: running ...", flush=True)
         began = time.time()
         child = subprocess.run(
-            [sys.executable, "-m", "w2clib.pipeline", "--execute-one", str(nb), str(out_dir / nb.name), profile.name],
+            [sys.executable, "-m", "w2clib.pipeline", "--execute-one", str(nb), str(out_dir / nb.name), str(resolved)],
             stdout=subprocess.PIPE, text=True,
         )
         wall = time.time() - began
@@ -172,7 +235,9 @@ def _write_timings(profile: Profile, notebooks: list[Path], stamp_dir: Path) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m w2clib.pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="mini")
+    parser.add_argument("--profile", default="mini", help="a profile name (profiles/NAME.yaml) or a YAML path")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one key of the profile (value read as YAML); repeatable")
     parser.add_argument("--only", default=None, help="comma-separated notebook numbers or names")
     parser.add_argument("--from", dest="start", default=None, help="start at this notebook")
     parser.add_argument("--force", action="store_true", help="ignore stamps")
@@ -182,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         notebook, output, profile = args.execute_one
         _execute_one(Path(notebook), Path(output), profile)
         return 0
-    return run_pipeline(args.profile, args.only, args.start, args.force)
+    try:
+        return run_pipeline(args.profile, args.only, args.start, args.force, args.overrides)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"w2clib.pipeline: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ Conventions:
 * Ratio metrics (accuracy, mAP, R@k, mAP@10, MRR) are stored in **percent**, as the paper prints
   them; :func:`result_row` takes values in [0, 1] and converts them (:data:`PERCENT_METRICS`).
 * ``paper`` comes from :data:`PAPER_VALUES` -- the only place paper numbers live, each with its
-  source -- for the ``wav2clip`` model on the ``paper`` profile; unknown values stay empty.
+  source -- for the ``wav2clip`` model of a profile with ``compare_with_paper: true``; unknown values
+  stay empty.
 * ``tolerance`` is declared before the run (:data:`TOLERANCES`, per task, in metric units).
-* ``status``: ``not_comparable`` for any non-paper profile (the embedded runs measure other data),
-  for an unknown paper value, or a missing result; else ``match`` when ``|ours - paper|`` is within
+* ``status``: ``not_comparable`` for a row without a paper value (a profile that does not compare
+  with the paper, e.g. the embedded runs measure other data; an unknown paper value), or a missing
+  result; else ``match`` when ``|ours - paper|`` is within
   ``min(tolerance, max(0.5, ours_std))`` (the paper value lies within our own spread), else
   ``within_tolerance`` when it is within ``tolerance``, else ``mismatch``.
 * Rows from several notebooks merge by :data:`KEY` (a rerun replaces its own rows), atomically and
@@ -82,11 +84,10 @@ STATUSES = ("match", "within_tolerance", "mismatch", "not_comparable")
 PERCENT_METRICS = frozenset(
     {"accuracy", "top5_accuracy", "mAP", "R@1", "R@5", "R@10", "mAP@10", "MRR"}
 )
-PAPER_PROFILES = frozenset({"paper"})  # profiles whose numbers are comparable with the paper's
 MATCH_MIN = 0.5  # percentage points: differences this small always count as a match
 
 # Where a row points in the paper.  The numbering of the paper's tables was not recovered
-# (SPEC.md §3), so table rows are named by content; the figures' numbers are known.
+# (docs/paper_numbers.md), so table rows are named by content; the figures' numbers are known.
 PAPER_REFS = {
     "classification": "Table: classification",
     "tagging": "Table: classification",
@@ -104,7 +105,8 @@ class PaperValue:
     source: str  # where the number comes from
 
 
-_QUOTED = "Wav2CLIP paper (ICASSP 2022) as quoted by third parties; SPEC.md §3"
+_QUOTED = "Wav2CLIP paper (ICASSP 2022) as quoted by third parties; docs/paper_numbers.md"
+_MS_CLAP = "MS-CLAP paper (Elizalde et al., arXiv 2206.04769), Table 1: 0.0302; docs/paper_numbers.md"
 # (task, dataset, metric) -> the paper's Wav2CLIP value.  Cells not listed are unknown.
 PAPER_VALUES: dict[tuple[str, str, str], PaperValue] = {
     ("classification", "esc50", "accuracy"): PaperValue(85.95, _QUOTED),
@@ -114,6 +116,7 @@ PAPER_VALUES: dict[tuple[str, str, str], PaperValue] = {
     ("zero-shot", "esc50", "accuracy"): PaperValue(41.4, _QUOTED),
     ("zero-shot", "urbansound8k", "accuracy"): PaperValue(40.44, _QUOTED),
     ("zero-shot", "vggsound", "accuracy"): PaperValue(10.0, _QUOTED),
+    ("zero-shot", "fsd50k", "mAP"): PaperValue(3.02, _MS_CLAP),
 }
 # Independent re-runs of the released checkpoint (not the paper's numbers): context for the report.
 THIRD_PARTY: dict[tuple[str, str, str], list[tuple[str, float]]] = {
@@ -124,6 +127,7 @@ THIRD_PARTY: dict[tuple[str, str, str], list[tuple[str, float]]] = {
     ("tagging", "fsd50k", "mAP"): [("HEAR 2021", 36.2)],
     ("zero-shot", "esc50", "accuracy"): [("MAEB, 'This is a sound of ...'", 40.75)],
     ("zero-shot", "urbansound8k", "accuracy"): [("MAEB, 1024-clip subset", 34.18)],
+    ("zero-shot", "fsd50k", "mAP"): [("ReCLAP / AF-CLAP re-runs", 3.0)],
 }
 # Declared before any run, in metric units (percentage points for PERCENT_METRICS).  Probe and prompt
 # choices were not recovered, so differences of a few points are expected.
@@ -151,12 +155,10 @@ def decide_status(
     ours_mean: float | None,
     ours_std: float | None,
     tolerance: float | None,
-    profile: str,
 ) -> str:
-    """The ``status`` of a row (see the module docstring)."""
+    """The ``status`` of a row (see the module docstring): ``not_comparable`` without a paper value."""
     if (
-        profile not in PAPER_PROFILES
-        or _missing(paper)
+        _missing(paper)
         or _missing(ours_mean)
         or _missing(tolerance)
     ):
@@ -207,6 +209,7 @@ def result_row(
     commit: str | None = None,
     scale: float | None = None,
     compare: bool = True,
+    compare_with_paper: bool = False,
 ) -> dict[str, Any]:
     """One summary row from raw results.
 
@@ -219,6 +222,8 @@ def result_row(
         scale: multiply values and chance by this (default 100 for percent metrics, else 1).
         compare: ``False`` for a row whose protocol differs from the paper's (e.g. a linear probe
             beside the paper's MLP probe): no paper value, status ``not_comparable``.
+        compare_with_paper: the profile's ``compare_with_paper`` field: only then does a row get the
+            paper's value (and so a status other than ``not_comparable``).
     """
     if task not in TASKS:
         raise ValueError(f"task {task!r} is not one of {TASKS}")
@@ -229,13 +234,13 @@ def result_row(
     ours_mean, ours_std = float(arr.mean()), float(arr.std(ddof=0))
     pv = (
         paper_value(task, dataset, metric, model)
-        if (compare and profile in PAPER_PROFILES)
+        if (compare and compare_with_paper)
         else None
     )
     paper = pv.value if pv is not None else None
     tolerance = tolerance if tolerance is not None else TOLERANCES.get(task)
     if paper_ref is None:
-        paper_ref = PAPER_REFS[task] if profile in PAPER_PROFILES else "embedded"
+        paper_ref = PAPER_REFS[task] if compare_with_paper else "embedded"
     return {
         "paper_ref": paper_ref,
         "task": task,
@@ -249,7 +254,7 @@ def result_row(
         "n_seeds": int(n_seeds if n_seeds is not None else arr.size),
         "chance": None if chance is None else round(float(chance) * scale, 4),
         "tolerance": tolerance,
-        "status": decide_status(paper, ours_mean, ours_std, tolerance, profile),
+        "status": decide_status(paper, ours_mean, ours_std, tolerance),
         "profile": profile,
         "checkpoint_sha256": checkpoint_sha256 or "",
         "commit": current_commit() if commit is None else commit,
@@ -440,13 +445,14 @@ def _short_commit(commit: str) -> str:
 
 
 def render_report(
-    summary: pd.DataFrame | str | os.PathLike[str], *, profile: str, digits: int = 2, header: str = ""
+    summary: pd.DataFrame | str | os.PathLike[str], *, profile: str, compare_with_paper: bool = False,
+    digits: int = 2, header: str = ""
 ) -> str:
     """``summary.md``: one markdown table per task (rows of ``profile``, :func:`render_wide`), with the
     checkpoint and commit.
 
-    Embedded profiles are marked as not comparable with the paper; the paper profile adds the
-    paper's values and re-runs for reference.
+    Without ``compare_with_paper`` every row is marked as not comparable with the paper; with it the
+    report adds the paper's values and re-runs for reference.
     """
     frame = read_summary(summary) if not isinstance(summary, pd.DataFrame) else summary
     frame = frame[frame["profile"] == profile]
@@ -466,8 +472,8 @@ def render_report(
     lines.append("Values in percent: mean ± std over (fold or split, seed) where several values stand behind "
                  "a mean; zero-shot and retrieval are deterministic. `paper` and `status` belong to the "
                  "Wav2CLIP row (the only one held against the paper).")
-    if profile not in PAPER_PROFILES:
-        lines.append("Every row is `not_comparable` with the paper: the embedded profile measures other data.")
+    if not compare_with_paper:
+        lines.append("Every row is `not_comparable` with the paper: this profile does not compare with it (other data).")
     for task in TASKS:
         part = frame[frame["task"] == task]
         if part.empty:
@@ -478,7 +484,7 @@ def render_report(
             pairs = how.groupby("how", sort=False)["model"].agg(lambda m: ", ".join(dict.fromkeys(m)))
             lines += ["; ".join(f"{models}: {h}" for h, models in pairs.items()) + ".", ""]
         lines.append(render_wide(part, digits=digits).rstrip())
-    if profile in PAPER_PROFILES:
+    if compare_with_paper:
         ref = paper_reference()
         lines += ["", "#### The paper's values and independent re-runs", "",
                   "| task | dataset | metric | paper | tolerance | re-runs of the released checkpoint |",

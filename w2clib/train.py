@@ -50,9 +50,14 @@ def main(argv: list[str] | None = None) -> int:
 
         data = yaml.safe_load(Path(args.config).read_text()) or {}
         config = PretrainConfig.from_dict({**data, **overrides}, where=args.config)
-    else:
-        config = load_pretrain_config(args.profile or "mini", **overrides)
-    pretrain(config, args.out, resume=args.resume)
+        pretrain(config, args.out, resume=args.resume)
+        return 0
+    from .config import load_profile
+    from .training.run import train_in_process
+
+    profile = load_profile(args.profile or "mini")
+    config = load_pretrain_config(profile, **overrides)
+    train_in_process(profile, Path(args.out), config, resume=args.resume)  # + the profile's held-out hook
     return 0
 
 

@@ -114,7 +114,9 @@ if cfg.eval_dataset is not None:
 
 # %% [markdown]
 # ## How the packaged teacher was built (ablation)
-# The variants below start from a throwaway prototype's choices (OFFLINE.md) and add one change at a
+# The variants below start from a throwaway prototype's choices
+# ([docs/offline.md](../docs/offline.md#the-prototype-the-embedded-default-started-from)) and add
+# one change at a
 # time: the class sentence gets its WordNet definition, the space is cut to the classifier's 512
 # main directions, an image adds the class mixture the classifier recognises, and the text adds a
 # ridge map. Only the `mini` profile runs it (the bridges refit in seconds once the class sentences

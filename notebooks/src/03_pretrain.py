@@ -5,7 +5,8 @@
 # pictures: a ResNet on a log spectrogram, two 512 x 512 projection heads, and the paper's
 # **cross-projection loss** `clip_x` = ½[L(a, MLP_img(v)) + L(MLP_aud(a), v)], each term a
 # CLIP-style contrastive loss with in-batch negatives and its own learnable temperature
-# (SPEC.md §1.3). The paper distils CLIP ViT-B/32 on 200 k VGGSound videos with 4 GPUs; the offline
+# ([docs/method.md §3](../docs/method.md#3-the-losses)). The paper distils CLIP ViT-B/32 on
+# 200 k VGGSound videos with 4 GPUs; the offline
 # profiles distil the **packaged teacher** (notebook 02) on the embedded data (notebook 01), on two
 # CPU cores, by a budget of optimiser *steps* (never wall time).
 #
@@ -40,12 +41,12 @@ from w2clib.evaluate.embedded_heldout import METRICS, TASKS, EvalOptions, heldou
 from w2clib.plots import PALETTE, figure_style, save_figure
 from w2clib.teachers import teacher_from_description
 from w2clib.training import load_pretrain_config
-from w2clib.training.embedded import EmbeddedOptions, checkpoint_dir, run_embedded
+from w2clib.training.run import checkpoint_dir, run_pretrain
 
 P = load_profile(profile)
 cfg = load_pretrain_config(P)  # the profile's pretrain: section (w2clib.training.PretrainConfig)
-opts = EmbeddedOptions.from_options(cfg.data_options)
-eval_opts = section_config(EvalOptions, opts.heldout, where=f"{P.path}:pretrain.data_options.heldout")
+heldout = P.section("heldout")  # the per-epoch held-out evaluation, when the profile asks for one
+eval_opts = section_config(EvalOptions, heldout, where=f"{P.path}:heldout") if heldout else None
 P.results_dir.mkdir(parents=True, exist_ok=True)
 out = checkpoint_dir(P)  # <run_dir>/pretrain: where the evaluation notebooks load the encoder from
 {k: getattr(cfg, k) for k in ("data", "width", "batch_size", "clip_seconds", "loss", "optimizer", "lr",
@@ -53,17 +54,20 @@ out = checkpoint_dir(P)  # <run_dir>/pretrain: where the evaluation notebooks lo
 
 # %% [markdown]
 # ## Train (or resume, or reuse)
-# `run_embedded` trains into `<run_dir>/pretrain`. Rerunning the notebook reuses a finished run
+# `run_pretrain` is the same call for every profile: it writes the training input first (for
+# `data: shards` from a dataset: shard sets from its manifest and the teacher-target cache of
+# notebook 02; the embedded sets are held in memory), then trains into `<run_dir>/pretrain`, in this
+# process or under `torchrun` (`pretrain.nproc_per_node`). Rerunning the notebook reuses a finished run
 # (`done.json` holds the config's key), continues an interrupted one from its last checkpoint
 # (`train_state.pt`, written every `checkpoint_every_steps` and at each epoch end; the resumed run is
 # the same as an uninterrupted one), and moves a run of another config aside
-# (`pretrain.previous-N`) instead of overwriting it. An epoch is one pass's worth of GM clips; after
-# each, the held-out retrieval metrics are added to `epochs.csv`.
+# (`pretrain.previous-N`) instead of overwriting it. In the embedded profiles an epoch is one pass's
+# worth of GM clips; after each, the `heldout:` section's retrieval metrics are added to `epochs.csv`.
 
 # %%
 began = time.time()
-run_embedded(P)
-print(f"run_embedded: {time.time() - began:.0f} s in this session; run folder {out}")
+run_pretrain(P)
+print(f"run_pretrain: {time.time() - began:.0f} s in this session; run folder {out}")
 metrics = pd.read_csv(out / "metrics.csv")
 epochs = pd.read_csv(out / "epochs.csv")
 metrics.to_csv(P.results_dir / "pretrain_metrics.csv", index=False)
@@ -115,23 +119,26 @@ with figure_style():
 # Dotted lines: chance (exact expectation under a random ranking).
 
 # %%
-per_epoch = heldout_evaluator(opts.profile, eval_opts, clip_seconds=cfg.clip_seconds)
-chance_epoch = per_epoch.chance()
 titles = {"timgm_prototype": "TimGM clip -> class prototype", "timgm_zeroshot": "TimGM clip -> class name",
           "tux_photo": "Tux Paint sound -> photo"}
-with figure_style():
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True)
-    for ax, task in zip(axes, TASKS):
-        for k, metric in enumerate(("R@1", "R@5", "MRR")):
-            ax.plot(e["step"], e[f"heldout_{task}_{metric}"], "o-", color=PALETTE[k], ms=4, label=metric)
-            ax.axhline(chance_epoch[f"{task}_{metric}"], color=PALETTE[k], ls=":", lw=1)
-        n_q, n_i = per_epoch.sizes[task]
-        ax.set(title=f"{titles[task]}\n({n_q} queries, {n_i} items)", xlabel="step", ylim=(0, 1))
-    axes[0].set_ylabel("held-out retrieval")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, "03_pretrain_heldout_epochs", P.figures_dir)
-    plt.show()
+if eval_opts is None:
+    print("this profile has no heldout: section: no per-epoch held-out evaluation")
+else:
+    per_epoch = heldout_evaluator(P, eval_opts, clip_seconds=cfg.clip_seconds)
+    chance_epoch = per_epoch.chance()
+    with figure_style():
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True)
+        for ax, task in zip(axes, TASKS):
+            for k, metric in enumerate(("R@1", "R@5", "MRR")):
+                ax.plot(e["step"], e[f"heldout_{task}_{metric}"], "o-", color=PALETTE[k], ms=4, label=metric)
+                ax.axhline(chance_epoch[f"{task}_{metric}"], color=PALETTE[k], ls=":", lw=1)
+            n_q, n_i = per_epoch.sizes[task]
+            ax.set(title=f"{titles[task]}\n({n_q} queries, {n_i} items)", xlabel="step", ylim=(0, 1))
+        axes[0].set_ylabel("held-out retrieval")
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        save_figure(fig, "03_pretrain_heldout_epochs", P.figures_dir)
+        plt.show()
 
 # %% [markdown]
 # ## The exported checkpoint
@@ -156,34 +163,38 @@ model.config.teacher
 # the fair baseline is this one, not only chance.
 
 # %%
-final = heldout_evaluator(opts.profile, eval_opts, clip_seconds=cfg.clip_seconds, final=True)
-table = final.table({"trained": model, "random weights": random_like(model, cfg.seed)},
-                    profile=P.name, seed=cfg.seed, step=meta["training"]["step"])
-table.to_csv(P.results_dir / "pretrain_heldout.csv", index=False)
-table = pd.read_csv(P.results_dir / "pretrain_heldout.csv")
-summary = table.pivot_table(index=["task", "metric"], columns="model", values="value", sort=False)
-summary["chance"] = table.groupby(["task", "metric"], sort=False)["chance"].first()
-summary["n_queries"] = table.groupby(["task", "metric"], sort=False)["n_queries"].first()
-summary.round(3)
+if eval_opts is not None:
+    final = heldout_evaluator(P, eval_opts, clip_seconds=cfg.clip_seconds, final=True)
+    table = final.table({"trained": model, "random weights": random_like(model, cfg.seed)},
+                        profile=P.name, seed=cfg.seed, step=meta["training"]["step"])
+    table.to_csv(P.results_dir / "pretrain_heldout.csv", index=False)
+    table = pd.read_csv(P.results_dir / "pretrain_heldout.csv")
+    summary = table.pivot_table(index=["task", "metric"], columns="model", values="value", sort=False)
+    summary["chance"] = table.groupby(["task", "metric"], sort=False)["chance"].first()
+    summary["n_queries"] = table.groupby(["task", "metric"], sort=False)["n_queries"].first()
+else:  # the paper path evaluates the encoder in notebooks 04-08
+    table, summary = None, "no heldout: section in this profile"
+summary.round(3) if table is not None else summary
 
 # %%
 import seaborn as sns
 
-with figure_style():
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True)
-    for ax, task in zip(axes, TASKS):
-        rows = table[table["task"] == task]
-        sns.barplot(rows, x="metric", y="value", hue="model", order=METRICS, hue_order=["trained", "random weights"],
-                    palette=[PALETTE[0], PALETTE[3]], saturation=1, legend=ax is axes[0], ax=ax)
-        chance = rows.drop_duplicates("metric").set_index("metric").loc[list(METRICS), "chance"]
-        ax.scatter(range(len(METRICS)), chance, marker="_", s=400, color="black", label="chance", zorder=3)
-        ax.set(title=f"{titles[task]}\n({rows['n_queries'].iloc[0]} queries, {rows['n_items'].iloc[0]} items)",
-               xlabel=None, ylabel=None, ylim=(0, 1))
-    axes[0].set_ylabel("held-out retrieval")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, "03_pretrain_heldout", P.figures_dir)
-    plt.show()
+if table is not None:
+    with figure_style():
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True)
+        for ax, task in zip(axes, TASKS):
+            rows = table[table["task"] == task]
+            sns.barplot(rows, x="metric", y="value", hue="model", order=METRICS, hue_order=["trained", "random weights"],
+                        palette=[PALETTE[0], PALETTE[3]], saturation=1, legend=ax is axes[0], ax=ax)
+            chance = rows.drop_duplicates("metric").set_index("metric").loc[list(METRICS), "chance"]
+            ax.scatter(range(len(METRICS)), chance, marker="_", s=400, color="black", label="chance", zorder=3)
+            ax.set(title=f"{titles[task]}\n({rows['n_queries'].iloc[0]} queries, {rows['n_items'].iloc[0]} items)",
+                   xlabel=None, ylabel=None, ylim=(0, 1))
+        axes[0].set_ylabel("held-out retrieval")
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        save_figure(fig, "03_pretrain_heldout", P.figures_dir)
+        plt.show()
 
 # %% [markdown]
 # ## Checks
@@ -201,22 +212,21 @@ with figure_style():
 # | Tux Paint sound -> photo MRR | 1.25 x chance (29 queries: noisy) | any gain |
 
 # %%
-THRESHOLDS = {  # metric: (at least, margin over random weights) -- mini only, see the table above
-    "timgm_prototype_R@1": (0.18, 0.10),
-    "timgm_zeroshot_R@1": (0.18, 0.10),
-}
+checks = P.checks("pretrain")  # the profile's thresholds (the table above for mini; none under smoke)
 assert np.isfinite(m[["loss", "loss_a", "loss_i", "temp_a", "temp_i"]]).all().all()
-assert int(m["step"].max()) == cfg.max_steps, "the run must have used its whole step budget"
+if cfg.max_steps:
+    assert int(m["step"].max()) == cfg.max_steps, "the run must have used its whole step budget"
 assert model.config.teacher == teacher.describe() and model.embed_dim == teacher.dim
-assert table["value"].between(0, 1).all() and (table["chance"] > 0).all()
-values = table.assign(key=table["task"] + "_" + table["metric"]).pivot_table(index="key", columns="model",
-                                                                              values="value")
-chance = table.assign(key=table["task"] + "_" + table["metric"]).groupby("key")["chance"].first()
-if P.name == "mini":
+if table is not None:
+    assert table["value"].between(0, 1).all() and (table["chance"] > 0).all()
+    values = table.assign(key=table["task"] + "_" + table["metric"]).pivot_table(index="key", columns="model",
+                                                                                  values="value")
+    chance = table.assign(key=table["task"] + "_" + table["metric"]).groupby("key")["chance"].first()
+if checks.get("loss_falls"):
     assert m["loss"].tail(50).mean() < 0.5 * m["loss"].head(20).mean(), "the training loss must fall"
-    for key, (least, margin) in THRESHOLDS.items():
-        trained, random = values.loc[key, "trained"], values.loc[key, "random weights"]
-        assert trained >= least and trained >= random + margin, (key, trained, random, chance[key])
-    assert values.loc["tux_photo_MRR", "trained"] >= 1.25 * chance["tux_photo_MRR"], values.loc["tux_photo_MRR"]
-    assert values.loc["tux_photo_MRR", "trained"] > values.loc["tux_photo_MRR", "random weights"]
+for key, limit in checks.get("heldout", {}).items():  # {at_least, over_random, over_chance_factor}
+    trained, random = values.loc[key, "trained"], values.loc[key, "random weights"]
+    assert trained >= limit.get("at_least", 0.0), (key, trained, limit)
+    assert trained >= random + limit.get("over_random", 0.0), (key, trained, random)
+    assert trained >= limit.get("over_chance_factor", 0.0) * chance[key], (key, trained, chance[key])
 print("all checks passed")

@@ -7,7 +7,8 @@
 # `paper_ref, task, dataset, protocol, metric, model, paper, ours_mean, ours_std, n_seeds, chance,
 # tolerance, status, profile, checkpoint_sha256, commit`. Values are in percent.
 #
-# `paper` is the paper's value where it is known (SPEC.md §3; unknown cells stay empty), and the
+# `paper` is the paper's value where it is known ([docs/paper_numbers.md](../docs/paper_numbers.md);
+# unknown cells stay empty), and the
 # `tolerance` was declared before any run (`w2clib.results.TOLERANCES`: 3 points for
 # classification and tagging, 5 for zero-shot and retrieval). `status` says how a row compares:
 # `match` (within our own spread, at least 0.5 points), `within_tolerance`, `mismatch`, or
@@ -30,7 +31,6 @@ from w2clib.config import load_profile
 from w2clib.plots import figure_style, plot_summary_panels, save_figure
 from w2clib.results import (
     COLUMNS,
-    PAPER_PROFILES,
     STATUSES,
     TASKS,
     decide_status,
@@ -61,7 +61,7 @@ paper_reference()
 # ## The table
 
 # %%
-report = render_report(summary, profile=P.name)
+report = render_report(summary, profile=P.name, compare_with_paper=P.compare_with_paper)
 atomic_write_text(P.results_dir / "summary.md", report)
 display(Markdown(report))
 
@@ -93,13 +93,12 @@ assert set(rows["task"]) & {"classification", "tagging"}
 assert rows["ours_mean"].notna().all() and rows["commit"].astype(str).str.len().gt(0).all()
 assert rows.loc[rows["model"] == "wav2clip", "checkpoint_sha256"].astype(str).str.len().eq(64).all()
 for r in rows.itertuples(index=False):
-    expected = decide_status(None if pd.isna(r.paper) else r.paper, r.ours_mean, r.ours_std,
-                             r.tolerance, r.profile)
+    expected = decide_status(None if pd.isna(r.paper) else r.paper, r.ours_mean, r.ours_std, r.tolerance)
     assert r.status == expected, r
-    if P.name in PAPER_PROFILES and r.model == "wav2clip" and "linear" not in r.protocol:
+    if P.compare_with_paper and r.model == "wav2clip" and "linear" not in r.protocol:
         known = paper_value(r.task, r.dataset, r.metric)
         assert (known is None and pd.isna(r.paper)) or (known is not None and r.paper == known.value), r
-if P.name not in PAPER_PROFILES:
+if not P.compare_with_paper:
     assert (rows["status"] == "not_comparable").all() and rows["paper"].isna().all()
 assert all(f"{v:.2f}" in report for v in rows["ours_mean"])  # every number is in the markdown
 print("checks passed")

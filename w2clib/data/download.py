@@ -11,12 +11,14 @@
   FSD50K ships -- as one archive, by concatenating the parts virtually and rewriting the central
   directory with absolute offsets (no 30 GB temporary copy).
 
-``$W2C_DATA_MIRROR`` (a base URL) replaces the public sources: files are then fetched from
-``<mirror>/<dataset>/<filename>`` -- for institutional mirrors and for the tests.
+``$W2C_MIRROR`` (or ``$W2C_DATA_MIRROR``, a base URL) replaces the public sources: files are then
+fetched from ``<mirror>/<dataset>/<filename>``, and ``$W2C_MIRROR_CHECKSUMS`` may name the checksums
+of a mirror that serves other files (see :mod:`w2clib.mirrors`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -34,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import mirrors
 from .._io import atomic_write_json
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "extract_zipfile",
     "open_split_zip",
     "mirror_url",
+    "mirrored_remote",
     "CHECKSUMS_FILE",
 ]
 
@@ -95,11 +99,17 @@ class RemoteFile:
 
 
 def mirror_url(remote: RemoteFile, dataset: str) -> str:
-    """``remote.url``, or ``$W2C_DATA_MIRROR/<dataset>/<filename>`` when a mirror is configured."""
-    mirror = os.environ.get("W2C_DATA_MIRROR")
-    if mirror:
-        return f"{mirror.rstrip('/')}/{dataset}/{urllib.parse.quote(remote.filename)}"
-    return remote.url
+    """``remote.url``, or ``<mirror>/<dataset>/<filename>`` when a mirror is configured
+    (``$W2C_DATA_MIRROR``, else ``$W2C_MIRROR``; :func:`w2clib.mirrors.data_url`)."""
+    return mirrors.data_url(dataset, remote.filename) or remote.url
+
+
+def mirrored_remote(remote: RemoteFile, dataset: str) -> RemoteFile:
+    """``remote`` with the checksum the mirror publishes for it (``$W2C_MIRROR_CHECKSUMS``), if any."""
+    published = mirrors.mirror_checksums(dataset).get(remote.filename)
+    if not published:
+        return remote
+    return dataclasses.replace(remote, md5=published.get("md5"), sha256=published.get("sha256"))
 
 
 # --------------------------------------------------------------------------- checksums
@@ -271,6 +281,7 @@ def fetch(remote: RemoteFile, folder: Path, *, dataset: str, download: bool = Tr
     Raises:
         DownloadError: missing and not downloadable.  ChecksumError: present but wrong.
     """
+    remote = mirrored_remote(remote, dataset)
     dest = folder / remote.filename
     if not dest.exists():
         url = mirror_url(remote, dataset)

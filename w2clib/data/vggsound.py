@@ -11,7 +11,9 @@ Getting the videos (a user's machine, hours to days):
   disk is skipped, and videos YouTube reports as gone (private, removed, blocked; ~20 %) are logged
   once and never retried unless ``retry_unavailable=True``.  With ``ffmpeg`` on the PATH only the
   10 s section is fetched; otherwise the whole video, and extraction seeks to the clip.
-* Pre-cut clips from a mirror work too: put them at ``video/{clip_id}.mp4`` (start 0).
+* A mirror of the videos is fetched through the same yt-dlp code: ``$W2C_MIRROR`` (videos at
+  ``<mirror>/vggsound/videos/{youtube_id}.mp4``) or ``$W2C_VIDEO_URL_TEMPLATE``
+  (:mod:`w2clib.mirrors`).  Pre-cut clips work too: put them at ``video/{clip_id}.mp4`` (start 0).
 * :func:`extract_media` writes 16 kHz mono ``audio/{clip_id}.wav`` and frames
   ``frames_{fps}fps/{clip_id}/NNNN.jpg`` (1 fps default, 30 fps as in the paper), resumable and
   shardable: worker ``i`` of ``n`` takes every ``n``-th clip of the sorted manifest.
@@ -34,6 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import mirrors
 from .base import MANIFEST_FILE, Dataset, ValidationReport, check_audio_file, write_manifest
 from .download import RemoteFile, fetch
 from .video import DEFAULT_FPS, extract_clip
@@ -156,13 +159,18 @@ def _select(df: pd.DataFrame, shard: tuple[int, int] | None, limit: int | None) 
 
 
 def youtube_fetcher(*, cut: bool | None = None, format: str | None = None, cookiefile: str | None = None,
-                    quiet: bool = True) -> Fetcher:
+                    quiet: bool = True, url_template: str | None = None) -> Fetcher:
     """A fetch function for :func:`download_videos` built on yt-dlp.
 
     Args:
         cut: fetch only the 10 s section (needs ``ffmpeg`` on the PATH); default: when ffmpeg exists.
         format: yt-dlp format selector; default: a single-file mp4 with audio, at most 480 p.
         cookiefile: a cookies.txt for YouTube, if it rate-limits you.
+        url_template: fetch ``url_template.format(youtube_id=…)`` (a mirror's direct mp4 URL, read by
+            yt-dlp's generic extractor) instead of the YouTube page; default
+            :func:`w2clib.mirrors.video_url_template` (``$W2C_VIDEO_URL_TEMPLATE`` or
+            ``$W2C_MIRROR/vggsound/videos/{youtube_id}.mp4``), else YouTube.  A mirror's HTTP
+            404 / 410 means the video is gone.
 
     The returned function ``fetch(youtube_id, start_s, out_stem) -> (path, clip_start_in_file_s)``
     raises :class:`VideoUnavailable` for videos that are gone.
@@ -175,6 +183,8 @@ def youtube_fetcher(*, cut: bool | None = None, format: str | None = None, cooki
     if cut is None:
         cut = shutil.which("ffmpeg") is not None
     selector = format or "best[ext=mp4][acodec!=none][vcodec!=none][height<=480]/18/best[ext=mp4]"
+    template = url_template if url_template is not None else mirrors.video_url_template()
+    gone = _GONE + (("http error 404", "http error 410") if template else ())
 
     def fetch_one(youtube_id: str, start_s: float, out_stem: Path) -> tuple[Path, float]:
         options = {
@@ -188,9 +198,11 @@ def youtube_fetcher(*, cut: bool | None = None, format: str | None = None, cooki
             options["force_keyframes_at_cuts"] = True
         try:
             with yt_dlp.YoutubeDL(options) as ydl:
-                info = ydl.extract_info(f"https://www.youtube.com/watch?v={youtube_id}", download=True)
+                url = template.format(youtube_id=youtube_id) if template else \
+                    f"https://www.youtube.com/watch?v={youtube_id}"
+                info = ydl.extract_info(url, download=True)
         except yt_dlp.utils.DownloadError as err:
-            if any(phrase in str(err).lower() for phrase in _GONE):
+            if any(phrase in str(err).lower() for phrase in gone):
                 raise VideoUnavailable(str(err)) from err
             raise
         path = Path(f"{out_stem}.{info.get('ext', 'mp4')}")

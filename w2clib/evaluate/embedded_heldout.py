@@ -15,7 +15,7 @@ Three retrieval tasks, each over held-out data, each with its exact chance level
 A clip longer than the training crop is embedded as the mean of consecutive crop-length windows
 (the last one aligned to the end); a shorter one is zero-padded at the end, as in training.
 
-    ev = heldout_evaluator("mini", EvalOptions())
+    ev = heldout_evaluator(load_profile("mini"), EvalOptions())
     ev.evaluate(model)              # {"timgm_prototype_R@1": ..., ...}
     ev.table({"trained": model, "random": random_like(model, seed)})   # rows with chance levels
 """
@@ -189,7 +189,7 @@ def _hash_sample(frame: pd.DataFrame, per_class: int | None) -> pd.DataFrame:
     return ordered.groupby("imagenet_index", sort=True).head(per_class).drop(columns="_key").sort_values("clip_id")
 
 
-def heldout_evaluator(profile: str, options: EvalOptions | None = None, *, clip_seconds: float = 2.0,
+def heldout_evaluator(profile: Any, options: EvalOptions | None = None, *, clip_seconds: float = 2.0,
                       final: bool = False) -> HeldOutEvaluator:
     """The held-out sets of ``profile`` (prepared if needed) with the profile's teacher.
 

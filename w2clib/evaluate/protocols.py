@@ -1,4 +1,4 @@
-"""Evaluation protocols: which rows train, validate and test, per dataset (SPEC.md §2).
+"""Evaluation protocols: which rows train, validate and test, per dataset (docs/method.md §6).
 
 A protocol turns a manifest (:mod:`w2clib.data.base`) into a list of :class:`Split` objects:
 
@@ -40,7 +40,7 @@ __all__ = [
     "limit_clips",
 ]
 
-# The official protocol of each dataset known to w2clib.data (SPEC.md §2).
+# The official protocol of each dataset known to w2clib.data (docs/method.md §6).
 PROTOCOLS: dict[str, str] = {
     "esc50": "folds",
     "urbansound8k": "folds",

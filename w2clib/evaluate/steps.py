@@ -127,7 +127,7 @@ def classification_table(
             else:
                 x = features(ctx, evalset, model, progress=progress)
                 results, new_rows = classification(
-                    x, manifest, name, cfg, model=model, profile=ctx.profile.name,
+                    x, manifest, name, cfg, model=model, profile=ctx.profile.name, compare_with_paper=ctx.profile.compare_with_paper,
                     checkpoint_sha256=ctx.checkpoint_sha256, classes=evalset.classes,
                 )
                 rows.extend(new_rows)
@@ -167,7 +167,7 @@ def _zero_shot_table(ctx: EvalContext, sets: Mapping[str, EvalSet], models: Sequ
             if cfg.zero_shot_split == "test":
                 x = x[full.manifest["clip_id"].isin(set(evalset.manifest["clip_id"])).to_numpy()]
             results, new_rows = zero_shot(
-                x, evalset.manifest, name, teacher, cfg, model=model, profile=ctx.profile.name,
+                x, evalset.manifest, name, teacher, cfg, model=model, profile=ctx.profile.name, compare_with_paper=ctx.profile.compare_with_paper,
                 checkpoint_sha256=ctx.checkpoint_sha256, classes=classes, scope=scope,
             )
             rows.extend(new_rows)
@@ -235,7 +235,7 @@ def _retrieval_table(ctx: EvalContext, sets: Mapping[str, EvalSet], models: Sequ
                 continue
             for direction, outcome in outcomes.items():
                 rows.extend(retrieval_rows(outcome, dataset=name, direction=direction, model=model,
-                                           profile=ctx.profile.name, checkpoint_sha256=ctx.checkpoint_sha256))
+                                           profile=ctx.profile.name, compare_with_paper=ctx.profile.compare_with_paper, checkpoint_sha256=ctx.checkpoint_sha256))
                 for metric, value in outcome["metrics"].items():
                     records.append({"dataset": name, "model": model, "direction": direction, "metric": metric,
                                     "value": value, "chance": outcome["chance"].get(metric),

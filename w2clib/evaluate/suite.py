@@ -4,13 +4,13 @@
     sets = evaluation_sets(ctx, ["gm_families"])     # {name: EvalSet}
     x = features(ctx, sets["gm_families"], "wav2clip")   # (n, D), cached on disk
 
-Evaluation sets by profile kind:
+Evaluation sets, by name (a profile lists the ones it evaluates; nothing depends on the profile's name):
 
-* embedded (``smoke``, ``mini``): ``gm_families`` (16 General MIDI families, train on the FluidR3
+* embedded sets: ``gm_families`` (16 General MIDI families, train on the FluidR3
   renders, test on TimGM6mb: a soundfont the encoder never heard), ``gm_imagenet`` (the same clips
   labelled with the 28 ImageNet classes that served as distillation targets) and ``tuxpaint`` (real
   stamp sounds with photos and captions; its ``test`` concepts were held out of pre-training).
-* paper: ``esc50``, ``urbansound8k``, ``vggsound``, ``tau2020``, ``fsd50k``, ``clotho`` from
+* the paper's sets: ``esc50``, ``urbansound8k``, ``vggsound``, ``tau2020``, ``fsd50k``, ``clotho`` from
   :func:`w2clib.data.load_manifest` (prepared on a machine with internet access).
 
 Several sets draw on one *pool* of audio files (both GM sets on the GM renders), and features are
@@ -133,10 +133,7 @@ class EvalContext:
     _teacher: Any = field(default=None, repr=False)
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
-    @property
-    def embedded(self) -> bool:
-        """True for the offline profiles (evaluated on the embedded sets, never against the paper)."""
-        return self.profile.name != "paper"
+    unavailable: dict[str, str] = field(default_factory=dict)  # evaluation set -> why it is skipped
 
     @property
     def summary_path(self) -> Path:
@@ -163,7 +160,8 @@ class EvalContext:
 
     def row(self, **kwargs: Any) -> dict[str, Any]:
         """:func:`w2clib.results.result_row` with this run's profile and checkpoint filled in."""
-        return result_row(profile=self.profile.name, checkpoint_sha256=self.checkpoint_sha256, **kwargs)
+        return result_row(profile=self.profile.name, checkpoint_sha256=self.checkpoint_sha256,
+                          compare_with_paper=self.profile.compare_with_paper, **kwargs)
 
 
 def _resolve_checkpoint(profile: Profile, name: str) -> str:
@@ -195,12 +193,12 @@ def load_context(profile: str | Profile, *, device: str | None = None) -> EvalCo
 
     P = load_profile(profile) if not isinstance(profile, Profile) else profile
     cfg = evaluate_config(P)
-    if P.name == "paper":  # data first: it is the slower thing to fix, so say it before the download
-        _check_paper_data(cfg)
+    # data first: it is the slower thing to fix, so say it before any download
+    unavailable = _check_dataset_sets(cfg, required=bool(P.section("data").get("required", True)))
     checkpoint = _resolve_checkpoint(P, cfg.checkpoint)
     model = load_model(checkpoint, device=device)
     sha = getattr(model, "checkpoint_sha256", None) or ""
-    return EvalContext(P, cfg, model, checkpoint, sha, dict(model.config.teacher or {}))
+    return EvalContext(P, cfg, model, checkpoint, sha, dict(model.config.teacher or {}), unavailable=unavailable)
 
 
 def _needed_sets(cfg: EvaluateConfig) -> list[str]:
@@ -209,22 +207,32 @@ def _needed_sets(cfg: EvaluateConfig) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _check_paper_data(cfg: EvaluateConfig) -> None:
+def _check_dataset_sets(cfg: EvaluateConfig, *, required: bool) -> dict[str, str]:
+    """The prepared-dataset sets the config names that are not prepared: an error listing all of them
+    when ``data.required`` is true, else ``{name: reason}`` (those sets are skipped, loudly)."""
+    import sys
+
     from ..data import load_manifest
 
-    missing = []
-    for name in _needed_sets(cfg):
-        try:
-            load_manifest(name)
-        except FileNotFoundError as err:
-            missing.append(f"  {name}: {err}")
-    if missing:
+    missing, needed = {}, _needed_sets(cfg)
+    for name in needed:
+        if name in PAPER_SETS:
+            try:
+                load_manifest(name)
+            except FileNotFoundError as err:
+                missing[name] = str(err)
+    if missing and (required or len(missing) == len(needed)):
         raise FileNotFoundError(
-            "the paper profile evaluates on the paper's datasets, and these are not prepared here:\n"
-            + "\n".join(missing)
+            ("the profile evaluates on datasets that are not prepared here" if required else
+             "none of the datasets the profile evaluates on is prepared here") + ":\n"
+            + "\n".join(f"  {name}: {why}" for name, why in missing.items())
             + "\nPrepare them on a machine with internet access (`w2clib prepare esc50 urbansound8k ...`, "
-            "see docs/datasets.md), or run the embedded profile: python -m w2clib.pipeline --profile mini"
+            "see docs/datasets.md), set data.required: false to evaluate on what is prepared, or run the "
+            "embedded default: ./reproduce.sh"
         )
+    for name, why in missing.items():
+        print(f"WARNING: evaluation set {name!r} is skipped (data.required is false): {why}", file=sys.stderr)
+    return missing
 
 
 # ------------------------------------------------------------------------------------------------
@@ -294,12 +302,14 @@ def evaluation_sets(ctx: EvalContext, names: Sequence[str]) -> dict[str, EvalSet
     """The named evaluation sets of the context's profile (see the module docstring)."""
     out = {}
     for name in dict.fromkeys(names):
-        if ctx.embedded:
+        if name in ctx.unavailable:
+            continue  # announced by load_context; the notebooks report it as skipped
+        if name in EMBEDDED_SETS:
             out[name] = _embedded_set(ctx, name)
         elif name in PAPER_SETS:
             out[name] = _paper_set(name)
         else:
-            raise ValueError(f"unknown paper evaluation set {name!r}; known: {PAPER_SETS}")
+            raise ValueError(f"unknown evaluation set {name!r}; known: {(*EMBEDDED_SETS, *PAPER_SETS)}")
     return out
 
 
@@ -333,7 +343,7 @@ def model_features(ctx: EvalContext, model: str) -> Embedder:
 
 
 def _pool_manifest(ctx: EvalContext, evalset: EvalSet) -> pd.DataFrame:
-    if ctx.embedded:
+    if evalset.name in EMBEDDED_SETS:
         return _embedded_pools(ctx)[evalset.pool]
     return evalset.manifest
 

@@ -57,6 +57,7 @@ def classification(
     *,
     model: str,
     profile: str,
+    compare_with_paper: bool = False,
     checkpoint_sha256: str = "",
     classes: Sequence[str] | None = None,
 ) -> tuple[dict[str, ProbeResult], list[dict[str, Any]]]:
@@ -93,6 +94,7 @@ def classification(
                 n_seeds=result.n_seeds,
                 chance=chance_accuracy(y),
                 profile=profile,
+                compare_with_paper=compare_with_paper,
                 checkpoint_sha256=checkpoint_sha256,
                 compare=(kind == "mlp"),
             )
@@ -109,6 +111,7 @@ def zero_shot(
     *,
     model: str,
     profile: str,
+    compare_with_paper: bool = False,
     checkpoint_sha256: str = "",
     classes: Sequence[str] | None = None,
     scope: str = "all clips",
@@ -139,6 +142,7 @@ def zero_shot(
                 n_seeds=1,
                 chance=result.chance,
                 profile=profile,
+                compare_with_paper=compare_with_paper,
                 checkpoint_sha256=checkpoint_sha256,
             )
         )
@@ -152,6 +156,7 @@ def retrieval_rows(
     direction: str,
     model: str,
     profile: str,
+    compare_with_paper: bool = False,
     checkpoint_sha256: str = "",
     metrics: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
@@ -168,6 +173,7 @@ def retrieval_rows(
             n_seeds=1,
             chance=outcome["chance"].get(name),
             profile=profile,
+            compare_with_paper=compare_with_paper,
             checkpoint_sha256=checkpoint_sha256,
         )
         for name in names

@@ -6,7 +6,7 @@ prompt ensembling).  An audio clip is assigned the class whose text embedding ha
 similarity with the clip's (L2-normalised) audio embedding.  This works because the audio encoder
 was distilled into the teacher's image space, which the text tower shares.
 
-The paper's prompt wording was not recovered (SPEC.md §2): two template sets are reported,
+The paper's prompt wording was not recovered (docs/method.md §6): two template sets are reported,
 ``"sound"`` (LAION-CLAP's ``"This is a sound of {label}."``) and ``"clip_ensemble"`` (CLIP-style
 prompts; the audio embedding lives in CLIP's *image* space, so picture-style prompts are a fair fit).
 """

@@ -1,6 +1,6 @@
 """Teachers: CLIP through open_clip (the paper's) and the packaged offline teacher, one interface.
 
-    load_teacher("ViT-B-32", pretrained="openai")     # the paper's teacher (inferred: SPEC.md 1.2)
+    load_teacher("ViT-B-32", pretrained="openai")     # the paper's (inferred: docs/method.md §2)
     load_teacher("ViT-B-16", pretrained="/path/open_clip_model.safetensors")
     load_teacher("packaged")                          # offline: EfficientNet-Lite0 + MiniLM
 
@@ -39,6 +39,8 @@ class TeacherConfig:
 
     name: str = PACKAGED  # "packaged" (offline) or an open_clip model name, e.g. "ViT-B-32" (the paper's)
     pretrained: str | None = "openai"  # open_clip tag or a local weights file; ignored by "packaged"
+    weights: str | None = None  # a local open_clip weights file used instead of downloading `pretrained`
+    #                             (which then only sets QuickGELU / preprocessing); recorded in checkpoints
     options: dict[str, Any] = field(default_factory=dict)  # extra load_teacher kwargs (PackagedConfig fields,
     #                                                        quick_gelu, device, precision)
     datasets: list[str] = field(default_factory=lambda: ["tuxpaint"])  # whose teacher targets to compute
@@ -67,7 +69,8 @@ class TeacherConfig:
 
     def load(self) -> Teacher:
         """The teacher this section names."""
-        return load_teacher(self.name, pretrained=self.pretrained, **self.options)
+        weights = {"weights": self.weights} if self.weights is not None else {}
+        return load_teacher(self.name, pretrained=self.pretrained, **weights, **self.options)
 
 
 def load_teacher(name: str = "ViT-B-32", pretrained: str | os.PathLike[str] | None = "openai",
@@ -76,12 +79,14 @@ def load_teacher(name: str = "ViT-B-32", pretrained: str | os.PathLike[str] | No
 
     Args:
         name: ``"packaged"`` for the offline teacher (:mod:`w2clib.teachers.packaged`), else an
-            open_clip model name (``"ViT-B-32"``: the paper's teacher, an inference -- SPEC.md 1.2).
+            open_clip model name (``"ViT-B-32"``: the paper's teacher, an inference --
+            docs/method.md §2).
         pretrained: for open_clip, a tag (``"openai"``, ``"laion2b_s34b_b79k"``, ...), the path of a
             local weights file, or ``None`` (random weights, for tests).  Ignored by ``"packaged"``.
         **kwargs: ``"packaged"``: :class:`~w2clib.teachers.packaged.PackagedConfig` fields plus
-            ``cache_dir`` and ``device``; open_clip: ``quick_gelu``, ``device``, ``precision``,
-            ``cache_dir`` (see :class:`~w2clib.teachers.openclip.OpenCLIPTeacher`).
+            ``cache_dir`` and ``device``; open_clip: ``weights`` (a local weights file read instead
+            of downloading ``pretrained``), ``quick_gelu``, ``device``, ``precision``, ``cache_dir``
+            (see :class:`~w2clib.teachers.openclip.OpenCLIPTeacher`).
 
     Raises:
         ValueError: unknown model name, tag or option.  RuntimeError: weights cannot be downloaded
@@ -100,7 +105,7 @@ def load_teacher(name: str = "ViT-B-32", pretrained: str | os.PathLike[str] | No
         return PackagedTeacher(config, cache_dir=kwargs.get("cache_dir"), device=kwargs.get("device", "cpu"))
     from .openclip import OpenCLIPTeacher
 
-    allowed = {"quick_gelu", "device", "precision", "cache_dir"}
+    allowed = {"quick_gelu", "device", "precision", "cache_dir", "weights"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise ValueError(f"unknown options {unknown} for an open_clip teacher; known: {sorted(allowed)}")
@@ -110,18 +115,39 @@ def load_teacher(name: str = "ViT-B-32", pretrained: str | os.PathLike[str] | No
 def teacher_from_description(description: dict[str, Any], **kwargs: Any) -> Teacher:
     """Rebuild the teacher a checkpoint recorded (``Teacher.describe()``); ``kwargs`` e.g. ``device``.
 
-    For open_clip weights that came from a file, pass ``pretrained=<path>`` in ``kwargs``.
+    open_clip weights read from a file are read again from the recorded ``weights_file`` and must
+    still have the recorded SHA-256; pass ``weights=<path>`` when the file has moved.
+
+    Raises:
+        ValueError: the weights came from a file that is neither recorded nor given, or the file
+            now holds other weights.
     """
     kind = description.get("kind")
     if kind == "packaged":
         return load_teacher(PACKAGED, **{**description.get("config", {}), **kwargs})
     if kind == "open_clip":
         pretrained = kwargs.pop("pretrained", description.get("pretrained"))
+        weights = kwargs.pop("weights", None)
+        if weights is None and isinstance(pretrained, str) and os.path.isfile(os.path.expanduser(pretrained)):
+            weights, pretrained = pretrained, None  # the older spelling: pretrained=<path>
+        recorded = description.get("weights_file")
+        if weights is None and recorded:
+            if not os.path.isfile(recorded):
+                raise ValueError(f"the teacher's weights file {recorded!r} is gone: pass weights='/path/to/it'")
+            weights = recorded
         if isinstance(pretrained, str) and pretrained.startswith("file:"):
-            raise ValueError(
-                f"the teacher was loaded from the file {pretrained[5:]!r}: pass pretrained='/path/to/that/file'"
-            )
+            if weights is None:
+                raise ValueError(
+                    f"the teacher was loaded from the file {pretrained[5:]!r}: pass weights='/path/to/that/file'")
+            pretrained = None
         pretrained = None if pretrained == "random" else pretrained
         kwargs.setdefault("quick_gelu", description.get("quick_gelu"))
-        return load_teacher(description["model_name"], pretrained=pretrained, **kwargs)
+        if weights is not None:
+            kwargs["weights"] = weights
+        teacher = load_teacher(description["model_name"], pretrained=pretrained, **kwargs)
+        want = description.get("weights_sha256")
+        if weights is not None and want and getattr(teacher, "weights_sha256", None) != want:
+            raise ValueError(f"{weights} holds other weights than the recorded teacher's (SHA-256 "
+                             f"{teacher.weights_sha256} vs {want}): pass the file it was trained with")
+        return teacher
     raise ValueError(f"cannot rebuild a teacher from {description!r}: 'kind' must be 'packaged' or 'open_clip'")

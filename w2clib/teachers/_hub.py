@@ -2,7 +2,8 @@
 
 Without a connection the Hugging Face hub client retries for about a minute before it gives up;
 checking DNS first and switching the client to offline mode turns that into an immediate, clear
-error (and still finds weights that are already in the local hub cache).
+error (and still finds weights that are already in the local hub cache).  The hub probed is the one
+the client uses: ``$HF_ENDPOINT`` (a hub mirror) when set, else huggingface.co.
 """
 
 from __future__ import annotations
@@ -10,13 +11,23 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import urllib.parse
 from collections.abc import Iterator
 
-__all__ = ["hub_offline", "hub_reachable"]
+__all__ = ["hub_endpoint", "hub_offline", "hub_reachable"]
 
 
-def hub_reachable(host: str = "huggingface.co", port: int = 443, timeout_s: float = 3.0) -> bool:
-    """Whether a TCP connection to ``host:port`` opens within ``timeout_s`` seconds.
+def hub_endpoint() -> tuple[str, int]:
+    """(host, port) of the hub the client talks to: ``$HF_ENDPOINT`` (a mirror) or huggingface.co:443."""
+    endpoint = os.environ.get("HF_ENDPOINT", "").strip() or "https://huggingface.co"
+    parsed = urllib.parse.urlparse(endpoint)
+    if not parsed.hostname:
+        raise ValueError(f"HF_ENDPOINT={endpoint!r} is not a URL; e.g. https://hf-mirror.example.org")
+    return parsed.hostname, parsed.port or (80 if parsed.scheme == "http" else 443)
+
+
+def hub_reachable(host: str | None = None, port: int | None = None, timeout_s: float = 3.0) -> bool:
+    """Whether a TCP connection to the hub (default: :func:`hub_endpoint`) opens within ``timeout_s`` s.
 
     ``HF_HUB_OFFLINE=1`` means no; with an HTTPS proxy configured the answer is yes (unchecked).
     """
@@ -24,8 +35,9 @@ def hub_reachable(host: str = "huggingface.co", port: int = 443, timeout_s: floa
         return False
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
         return True  # behind a proxy a direct connection says nothing: let the hub client try
+    default_host, default_port = hub_endpoint()
     try:
-        with socket.create_connection((host, port), timeout=timeout_s):
+        with socket.create_connection((host or default_host, port or default_port), timeout=timeout_s):
             return True
     except OSError:
         return False

@@ -84,7 +84,7 @@ def image_text_retrieval(teacher: Teacher, images: Sequence[ImageLike], captions
     return out
 
 
-# The packaged teacher step by step, from the OFFLINE.md prototype's choices to the default.
+# The packaged teacher step by step, from the prototype's choices (docs/offline.md) to the default.
 # "dim": 999 is the full rank of the centred classifier (the prototype used all 1280 raw dims).
 _SHORT = "a photo of a {name}."
 PACKAGED_ABLATION: dict[str, dict[str, Any]] = {

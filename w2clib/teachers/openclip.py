@@ -2,11 +2,16 @@
 
 ``OpenCLIPTeacher("ViT-B-32", "openai")`` is the default.  The paper's code does not name the CLIP
 variant; its 512-d embeddings and the authors' generation script (CLIP ViT-B/32 as perceptor) imply
-ViT-B/32 with OpenAI weights -- an inference, not a stated fact (SPEC.md section 1.2).
+ViT-B/32 with OpenAI weights -- an inference, not a stated fact (docs/method.md §2).
 
-``pretrained`` is an open_clip tag (downloaded once into the Hugging Face cache) or the path of a
-local weights file (an open_clip state dict: ``.safetensors``, ``.bin`` or ``.pt``).  Without an
-internet connection a tag fails at once with instructions instead of retrying for a minute.
+``pretrained`` is an open_clip tag (downloaded once into the Hugging Face cache, or from the hub
+mirror ``$HF_ENDPOINT``) or the path of a local weights file (an open_clip state dict:
+``.safetensors``, ``.bin`` or ``.pt``).  ``weights=<file>`` reads the weights from a local file while
+``pretrained`` still names the tag they are (QuickGELU, image mean/std): ``OpenCLIPTeacher("ViT-B-32",
+"openai", weights="ViT-B-32-openai.safetensors")`` is the paper's teacher without a download.  The
+file's path and SHA-256 go into :meth:`describe`, so a checkpoint's teacher is rebuilt from the same
+file.  Without an internet connection a tag fails at once with instructions instead of retrying for
+a minute.
 """
 
 from __future__ import annotations
@@ -42,9 +47,9 @@ def _offline_message(model_name: str, pretrained: str, cfg: dict[str, Any], err:
         f"cannot get the CLIP weights {model_name}/{pretrained}: no internet connection and not in the local "
         f"Hugging Face cache ({type(err).__name__}: {str(err)[:200]}). Either run once on a machine with internet "
         f"(open_clip caches the weights), or download open_clip_model.safetensors from {where} and pass its path: "
-        f"w2clib.load_teacher({model_name!r}, pretrained='/path/to/open_clip_model.safetensors'"
-        f"{', quick_gelu=True' if cfg.get('quick_gelu') else ''}), or use the offline teacher: "
-        "w2clib.load_teacher('packaged')."
+        f"w2clib.load_teacher({model_name!r}, pretrained={pretrained!r}, "
+        "weights='/path/to/open_clip_model.safetensors') (in a profile: teacher.weights), or set HF_ENDPOINT to a "
+        "reachable hub mirror, or use the offline teacher: w2clib.load_teacher('packaged')."
     )
 
 
@@ -60,11 +65,14 @@ class OpenCLIPTeacher(Teacher):
         device: ``"cuda"`` when available, else ``"cpu"``, unless given.
         precision: ``"fp32"`` (default), ``"fp16"`` or ``"bf16"`` (GPU).
         cache_dir: where open_clip keeps downloads (default: the Hugging Face cache).
+        weights: a local weights file to load instead of downloading ``pretrained`` (``~`` and
+            ``$VARIABLES`` expanded); ``pretrained`` (a tag or ``None``) then only sets QuickGELU and
+            the image preprocessing.
     """
 
     def __init__(self, model_name: str = PAPER_MODEL, pretrained: str | os.PathLike[str] | None = PAPER_PRETRAINED,
                  *, quick_gelu: bool | None = None, device: str | None = None, precision: str = "fp32",
-                 cache_dir: str | None = None) -> None:
+                 cache_dir: str | None = None, weights: str | os.PathLike[str] | None = None) -> None:
         import torch
 
         open_clip = _require_open_clip()
@@ -79,7 +87,21 @@ class OpenCLIPTeacher(Teacher):
         self.weights_file: str | None = None
         tag_cfg: dict[str, Any] = {}
         checkpoint: str | None = None
-        if pretrained is not None and Path(pretrained).expanduser().is_file():
+        if weights is not None:
+            file = Path(os.path.expandvars(str(weights))).expanduser()  # "$W2C_REHEARSAL/clip/…" works in profiles
+            if not file.is_file():
+                raise FileNotFoundError(f"teacher weights={str(weights)!r}: no such file; pass the path of an "
+                                        f"open_clip state dict of {model_name} (.safetensors, .bin or .pt)")
+            checkpoint = str(file.resolve())
+            if pretrained is not None:
+                tag_cfg = open_clip.get_pretrained_cfg(model_name, str(pretrained)) or {}
+                if not tag_cfg:
+                    raise ValueError(f"with weights=<file>, pretrained must be an open_clip tag of {model_name} "
+                                     f"(or None), got {pretrained!r}; known tags: "
+                                     f"{open_clip.list_pretrained_tags_by_model(model_name)}")
+            self.pretrained = str(pretrained) if pretrained is not None else f"file:{file.name}"
+            self.weights_file = checkpoint
+        elif pretrained is not None and Path(pretrained).expanduser().is_file():
             checkpoint = str(Path(pretrained).expanduser().resolve())
             self.pretrained = f"file:{Path(checkpoint).name}"
             self.weights_file = checkpoint
@@ -125,7 +147,8 @@ class OpenCLIPTeacher(Teacher):
         self.dim = self._probe_dim()
         size = getattr(model.visual, "image_size", 224)
         self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
-        self.name = f"{model_name}/{self.pretrained}"
+        self.name = f"{model_name}/{Path(checkpoint).name}" if weights is not None else f"{model_name}/{self.pretrained}"
+        self._from_file = weights is not None or self.pretrained.startswith("file:")
 
     @staticmethod
     def _download(open_clip: Any, model_name: str, tag: str, cfg: dict[str, Any], cache_dir: str | None) -> str:
@@ -182,4 +205,5 @@ class OpenCLIPTeacher(Teacher):
             "name": self.name, "kind": "open_clip", "dim": self.dim, "image_size": self.image_size,
             "model_name": self.model_name, "pretrained": self.pretrained, "quick_gelu": self.quick_gelu,
             "weights_sha256": self.weights_sha256, "precision": self.precision,
+            **({"weights_file": self.weights_file} if self._from_file else {}),
         }

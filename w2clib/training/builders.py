@@ -6,10 +6,11 @@
     ``targets``: ``.npz`` teacher targets (``clip_ids``, ``embeddings``; see
     :func:`~w2clib.training.sources.load_target_table`); ``group_column`` (optional).
 
-``pretrain.data: shards`` with ``data_options``: ``dir`` (a shard set, :mod:`w2clib.shards`),
-``verify`` (re-hash the shard files first, default false).
-
-Both cut validation with the paper's rule: the last ``n_valid`` sorted train clip ids.
+``pretrain.data: shards`` with ``data_options``: either ``dir`` (a shard set, :mod:`w2clib.shards`;
+validation cut with the paper's rule, the last ``n_valid`` sorted train clip ids) or ``dataset`` (+
+``split``, ``valid_split``): the shard sets the training-input stage wrote from that dataset's manifest
+(:mod:`w2clib.training.inputs`), whose validation set is the dataset's own valid split -- carved once,
+by the dataset, so ``pretrain.n_valid`` must be ``null``.  ``verify`` re-hashes the shard files first.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def _check_options(options: dict[str, Any], allowed: set[str], builder: str) -> 
 
 def pair_data_from_source(source: PairSource, config: PretrainConfig) -> PairData:
     """One source: train on all but the last ``n_valid`` sorted ids, validate on those."""
+    if config.n_valid is None:
+        raise ValueError("pretrain.n_valid is null (use the data's own validation set), but this data has none: "
+                         "set n_valid to the number of clips to keep aside (the paper: 500)")
     train, valid = split_last_sorted(source, config.n_valid)
     valid_parts = [] if valid is None else [BatchPart(valid, min(config.batch_size, len(valid)))]
     return PairData([BatchPart(train, config.batch_size)], valid_parts, teacher=source.teacher)
@@ -69,7 +73,9 @@ def build_manifest(config: PretrainConfig, options: dict[str, Any]) -> PairData:
     return pair_data_from_source(source, config)
 
 
-def build_shards(config: PretrainConfig, options: dict[str, Any]) -> PairData:
+def build_shards(config: PretrainConfig, options: dict[str, Any], profile: Any = None) -> PairData:
+    if "dataset" in options:
+        return _shards_of_dataset(config, options, profile)
     _check_options(options, {"dir", "verify", "name"}, "shards")
     if "dir" not in options:
         raise ValueError(
@@ -80,3 +86,29 @@ def build_shards(config: PretrainConfig, options: dict[str, Any]) -> PairData:
 
     source = ShardSource(_path(options["dir"]), name=options.get("name"), verify=bool(options.get("verify", False)))
     return pair_data_from_source(source, config)
+
+
+def _shards_of_dataset(config: PretrainConfig, options: dict[str, Any], profile: Any) -> PairData:
+    from ..shards import INDEX, ShardSource
+    from .inputs import ShardInputOptions, input_dirs
+
+    opts = ShardInputOptions(options)
+    if profile is None:
+        raise ValueError("pretrain.data_options.dataset: the shard sets live in the profile's run folder; call "
+                         "pretrain(profile, ...) or give data_options.dir instead")
+    if config.n_valid is not None:
+        raise ValueError(f"pretrain.n_valid={config.n_valid}, but validation is the {opts.dataset} manifest's "
+                         f"{opts.valid_split!r} split (carved once, when the dataset is prepared): set n_valid: null")
+    train_dir, valid_dir = input_dirs(profile)
+    for folder in (train_dir, valid_dir):
+        if folder is not None and not (folder / INDEX).is_file():
+            raise FileNotFoundError(f"{folder} is not written yet: run the training-input stage (notebook 03, or "
+                                    f"`w2clib shards write --profile {profile.path}`)")
+    verify = bool(options.get("verify", False))
+    train = ShardSource(train_dir, name=options.get("name", opts.dataset), verify=verify)
+    parts = [BatchPart(train, config.batch_size)]
+    valid_parts = []
+    if valid_dir is not None:
+        valid = ShardSource(valid_dir, name=f"{options.get('name', opts.dataset)}-{opts.valid_split}", verify=verify)
+        valid_parts = [BatchPart(valid, min(config.batch_size, len(valid)))]
+    return PairData(parts, valid_parts, teacher=train.teacher)

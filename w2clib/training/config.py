@@ -1,6 +1,7 @@
 """The one config of a pre-training run (the ``pretrain:`` section of a profile).
 
-The defaults are the paper's recipe (SPEC.md §1.4): batch 128, Adam 1e-3, ReduceLROnPlateau(0.1,
+The defaults are the paper's recipe (docs/method.md §4): batch 128, Adam 1e-3,
+ReduceLROnPlateau(0.1,
 patience 5, min 1e-6) on the validation loss, early stopping after 10 epochs without improvement, at
 most 100 epochs, seed 2021, validation = the last 500 sorted train ids, 10 s clips at 16 kHz, the
 cross-projection loss.  The CPU profiles override what they need (AdamW, warm-up + cosine by steps).
@@ -28,7 +29,8 @@ class PretrainConfig:
     # --- data -----------------------------------------------------------------------------------
     data: str = "shards"  # pair-source builder: synthetic | shards | manifest | a registered name
     data_options: dict[str, Any] = field(default_factory=dict)  # builder options (paths, sizes, mix)
-    n_valid: int = 500  # validation = the last n_valid sorted train clip ids (paper: 500); 0 = none
+    n_valid: int | None = 500  # validation = the last n_valid sorted train clip ids (paper: 500); 0 = none;
+    #   None = the data's own validation set (a dataset's valid split, written by the training-input stage)
     clip_seconds: float = 10.0  # training crop length in seconds at 16 kHz (paper: 10 s)
     min_clip_seconds: float = 5.0  # shorter clips are skipped and counted as too_short; shorter
     #   than clip_seconds but long enough: zero-padded at the end
@@ -66,6 +68,7 @@ class PretrainConfig:
     device: str = "auto"  # auto (cuda:LOCAL_RANK if available, else cpu) | cpu | cuda | cuda:N
     precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
     channels_last: bool = True  # NHWC convolutions: faster on CUDA and, measured, ~1.3x on x86 CPUs
+    nproc_per_node: int | None = None  # run_pretrain/notebook 03: None = train in-process; N = torchrun, N processes
     compile: bool = False  # torch.compile the step (fuses BN/ReLU/adds; minutes of compile time)
     num_workers: int = 4  # DataLoader worker processes per training process
     prefetch_batches: int = 2  # batches each worker prepares ahead
@@ -98,7 +101,9 @@ class PretrainConfig:
             raise ValueError(
                 f"pretrain.min_clip_seconds must be in (0, clip_seconds={self.clip_seconds}], got {self.min_clip_seconds}"
             )
-        if self.n_valid < 0 or self.num_workers < 0:
+        if self.nproc_per_node is not None and (isinstance(self.nproc_per_node, bool) or self.nproc_per_node < 1):
+            raise ValueError(f"pretrain.nproc_per_node must be an integer >= 1 or null, got {self.nproc_per_node!r}")
+        if (self.n_valid is not None and self.n_valid < 0) or self.num_workers < 0:
             raise ValueError("pretrain.n_valid and pretrain.num_workers must be >= 0")
         if self.n_valid == 0 and (self.schedule == "plateau" or self.early_stopping_patience is not None):
             raise ValueError(
@@ -139,7 +144,8 @@ class PretrainConfig:
 # Fields that may change between a run and its resumption without changing what is trained.
 RESUME_SAFE_FIELDS = frozenset(
     {"num_workers", "prefetch_batches", "progress", "log_every_steps", "checkpoint_every_steps",
-     "max_epochs", "max_steps", "device", "compile", "final_weights", "early_stopping_patience"}
+     "max_epochs", "max_steps", "device", "compile", "final_weights", "early_stopping_patience",
+     "nproc_per_node"}
 )
 
 

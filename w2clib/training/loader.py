@@ -16,6 +16,7 @@ false negatives.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -300,8 +301,13 @@ def register_data_builder(name: str, builder: str | Builder) -> None:
     DATA_BUILDERS[name] = builder
 
 
-def build_data(config: PretrainConfig) -> PairData:
-    """Call the builder named by ``config.data`` with ``config.data_options``."""
+def build_data(config: PretrainConfig, profile: Any = None) -> PairData:
+    """Call the builder named by ``config.data`` with ``config.data_options``.
+
+    ``profile`` (a :class:`w2clib.config.Profile`) is handed to builders that take it (keyword
+    ``profile``): those that draw their items and teacher from the profile's ``data:``/``teacher:``
+    sections, such as ``embedded``.
+    """
     if config.data not in DATA_BUILDERS:
         raise ValueError(
             f"unknown pretrain.data {config.data!r}; known: {sorted(DATA_BUILDERS)} "
@@ -311,7 +317,9 @@ def build_data(config: PretrainConfig) -> PairData:
     if isinstance(builder, str):
         module, attribute = builder.split(":")
         builder = getattr(importlib.import_module(module), attribute)
-    data = builder(config, dict(config.data_options))
+    takes_profile = "profile" in inspect.signature(builder).parameters
+    data = builder(config, dict(config.data_options), profile=profile) if takes_profile else \
+        builder(config, dict(config.data_options))
     if not isinstance(data, PairData):
         raise TypeError(f"data builder {config.data!r} returned {type(data).__name__}, expected PairData")
     return data

@@ -113,7 +113,8 @@ class _Run:
     """State of one pretrain() call (kept in an object so the loop reads top to bottom)."""
 
     def __init__(self, config: PretrainConfig, out: Path, resume: bool, data: PairData | None,
-                 evaluate: Evaluator | None, on_step: Hook | None, runtime: Runtime) -> None:
+                 evaluate: Evaluator | None, on_step: Hook | None, runtime: Runtime,
+                 profile: Profile | None = None) -> None:
         self.config, self.out, self.rt = config, out, runtime
         self.evaluate, self.on_step = evaluate, on_step
         self.state_path = out / STATE_NAME
@@ -126,7 +127,7 @@ class _Run:
                 )
             snapshot = load_state(self.state_path)
             _check_resume(snapshot["config"], config, self.state_path)
-        self.data = data if data is not None else build_data(config)
+        self.data = data if data is not None else build_data(config, profile)
         built = build_training(config, self.data.target_dim, runtime, self.data.teacher)
         self.model, self.module, self.runner, self.step_fn = built
         self.plan = BatchPlan(self.data.train, config.seed, runtime.world_size, runtime.rank)
@@ -446,6 +447,7 @@ def pretrain(
     data: PairData | None = None,
     evaluate: Evaluator | None = None,
     on_step: Hook | None = None,
+    profile: Profile | None = None,
 ) -> Path:
     """Distil a Wav2CLIP encoder from teacher targets; returns the output folder.
 
@@ -460,11 +462,15 @@ def pretrain(
         evaluate: called with the model (eval mode is up to the callee) after each epoch on rank 0;
             the returned numbers become columns of ``epochs.csv`` (e.g. a retrieval metric).
         on_step: called after every optimiser step with ``{"step", "epoch", "loss", ...}``.
+        profile: the profile whose ``data:``/``teacher:`` sections the data builder reads (default:
+            ``profile_or_config`` when that is a profile).
     """
     config = as_config(profile_or_config)
+    if profile is None and isinstance(profile_or_config, (str, Path, Profile)):
+        profile = profile_or_config if isinstance(profile_or_config, Profile) else load_profile(profile_or_config)
     out = Path(out_dir)
     runtime = setup_runtime(config)
     try:
-        return _Run(config, out, resume, data, evaluate, on_step, runtime).run()
+        return _Run(config, out, resume, data, evaluate, on_step, runtime, profile).run()
     finally:
         teardown_runtime(runtime)

@@ -67,7 +67,10 @@ class DataConfig:
             base = dict(self.tuxpaint)
         elif name.startswith("gm_"):
             base = dict(self.gm)
-        return {**base, **self.options.get(name, {})}
+        options = {**base, **self.options.get(name, {})}
+        if isinstance(options.get("shard"), list):  # YAML has no tuples: shard: [i, n]
+            options["shard"] = tuple(options["shard"])
+        return options
 
 
 @dataclass
