@@ -4,8 +4,8 @@ The server is started the way ``./reproduce.sh --lab`` starts it (127.0.0.1, the
 root), on a free port with a token.  Its REST API lists ``notebooks/``, starts a kernel with the
 notebooks' kernel name, and the first cells of notebook 00 run through the kernel's websocket with
 the notebook's default parameters cell.  Their outputs must equal papermill's for the same cells
-under the smoke profile.  The fixture shuts kernel and server down, also when a check fails, and
-the test asserts that no process of theirs is left.
+given the resolved smoke profile, as the pipeline runs them.  The fixture shuts kernel and server
+down, also when a check fails, and the test asserts that no process of theirs is left.
 """
 
 from __future__ import annotations
@@ -155,9 +155,11 @@ def _text(outputs: list[dict]) -> str:
 
 
 def _papermill_outputs(tmp_path: Path, sources: list[str]) -> list[str]:
-    """The same cells run by papermill (as ``reproduce.sh`` runs them) under the smoke profile."""
+    """The same cells run by papermill as ``reproduce.sh`` runs them: the resolved smoke profile."""
     import nbformat
     import papermill
+
+    from w2clib.config import load_profile
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"][:N_CELLS]
@@ -165,7 +167,8 @@ def _papermill_outputs(tmp_path: Path, sources: list[str]) -> list[str]:
     nb.cells = code
     src, dst = tmp_path / "first_cells.ipynb", tmp_path / "first_cells.out.ipynb"
     nbformat.write(nb, src)
-    papermill.execute_notebook(str(src), str(dst), parameters={"profile": "smoke"}, kernel_name="python3",
+    resolved = load_profile("smoke").write_resolved(tmp_path / "profile.yaml")
+    papermill.execute_notebook(str(src), str(dst), parameters={"profile": str(resolved)}, kernel_name="python3",
                                cwd=str(NOTEBOOK.parent), progress_bar=False)  # fmt: skip
     ran = nbformat.read(dst, as_version=4)
     return [_text(c.outputs) for c in ran.cells if "injected-parameters" not in c.metadata.get("tags", [])]
