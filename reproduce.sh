@@ -8,6 +8,7 @@
 #   ./reproduce.sh --only 03,04          # just these notebooks (numbers or names, comma-separated)
 #   ./reproduce.sh --from 04             # this notebook and every later one
 #   ./reproduce.sh --force               # ignore the stamps of finished notebooks
+#   ./reproduce.sh --lab [ARGS]          # open the notebooks in JupyterLab on 127.0.0.1 (ARGS go to `jupyter lab`)
 #
 # The resolved profile (extends and overrides applied) is written to <run_dir>/profile.yaml and every
 # notebook loads exactly that file.  Executed copies go to <run_dir>/notebooks/ (git-ignored); figures
@@ -21,7 +22,8 @@ caller="$PWD"
 cd "$root"
 
 profile=mini only="" from="" force=0 sets=()
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+lab=0 lab_args=()
+usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }  # the comment block above
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --profile) profile="${2:?--profile needs a name}"; shift 2 ;;
@@ -33,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     --set) sets+=(--set "${2:?--set needs section.key=value}"); shift 2 ;;
     --set=*) sets+=(--set "${1#*=}"); shift ;;
     --force) force=1; shift ;;
+    --lab) lab=1; shift; lab_args=("$@"); break ;;
     -h|--help) usage; exit 0 ;;
     *) echo "reproduce.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -46,5 +49,12 @@ fi
 
 scripts/bootstrap.sh
 py="$root/.venv/bin/python"
+if ((lab)); then
+  # The notebooks' kernel "python3" must be this .venv's interpreter (ipykernel ships that kernel
+  # spec into the venv; reinstall it if it is missing).  Local only unless ARGS say otherwise.
+  [[ -f .venv/share/jupyter/kernels/python3/kernel.json ]] || "$py" -m ipykernel install --sys-prefix --name python3
+  exec "$root/.venv/bin/jupyter" lab --ip 127.0.0.1 --ServerApp.root_dir="$root" \
+    --LabApp.default_url=/lab/tree/notebooks $( ((EUID == 0)) && echo --allow-root ) "${lab_args[@]}"
+fi
 exec "$py" -m w2clib.pipeline --profile "$profile" ${only:+--only "$only"} ${from:+--from "$from"} \
   "${sets[@]}" $( ((force)) && echo --force )

@@ -9,6 +9,8 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import QuadMesh
+from matplotlib.container import BarContainer
 
 from w2clib import plots
 from w2clib.evaluate.confusion import (
@@ -17,7 +19,7 @@ from w2clib.evaluate.confusion import (
     read_confusions,
     write_confusions,
 )
-from w2clib.results import result_row, write_summary
+from w2clib.results import read_summary, result_row, write_summary
 
 
 def test_confusion_matrix_rows_are_per_class_recall():
@@ -67,12 +69,19 @@ def test_data_fraction_figure_from_csv(tmp_path):
     pd.DataFrame(rows).to_csv(tmp_path / "fraction.csv", index=False)
     with plots.figure_style():
         fig = plots.plot_data_fraction(tmp_path / "fraction.csv")
-        assert fig.axes[0].get_xscale() == "log"
-        assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
-            "wav2clip",
-            "supervised",
-        ]
+        ax = fig.axes[0]
+        assert ax.get_xscale() == "log"
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["1%", "10%", "100%"]
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["wav2clip", "supervised"]
         assert _written(plots.save_figure(fig, "fig2", tmp_path / "figures"))
+        # one line per model through the mean over seeds (in percent), a mean ± std band around it
+        wav2clip = ax.get_lines()[0]
+        means = [100 * (0.5 + 0.3 * np.log10(f * 100) / 2 + 0.005) for f in (0.01, 0.1, 1.0)]
+        np.testing.assert_allclose(wav2clip.get_ydata(), means)
+        band = ax.collections[0].get_paths()[0].vertices[:, 1]
+        np.testing.assert_allclose([band.min(), band.max()], [means[0] - 0.5, means[-1] + 0.5])
+        fig = plots.plot_data_fraction(tmp_path / "fraction.csv", chance=6.25)
+        assert fig.axes[0].get_legend().get_texts()[-1].get_text() == "chance"
 
 
 def test_confusion_figure_has_three_panels(tmp_path):
@@ -86,6 +95,12 @@ def test_confusion_figure_has_three_panels(tmp_path):
         fig = plots.plot_confusions(path, baseline="logmel_stats")
         titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
         assert titles == ["logmel_stats", "wav2clip", "wav2clip − logmel_stats"]
+        panels = [ax for ax in fig.axes if ax.get_title()]  # (the colorbars are axes too)
+        meshes = [c for ax in panels for c in ax.collections if isinstance(c, QuadMesh)]
+        assert len(meshes) == 3  # one heatmap per panel, rows = true classes
+        _, matrices, _ = read_confusions(path)
+        expected = matrices["wav2clip"] - matrices["logmel_stats"]
+        np.testing.assert_allclose(np.asarray(meshes[2].get_array()).reshape(5, 5), expected)
         assert _written(plots.save_figure(fig, "fig3", tmp_path / "figures"))
     with pytest.raises(ValueError, match="no confusion matrix"):
         plots.plot_confusions(path, baseline="yamnet")
@@ -123,7 +138,12 @@ def test_results_bar_chart_from_summary_csv(tmp_path):
     write_summary(rows, summary)
     with plots.figure_style():
         fig = plots.plot_results_bars(summary, profile="paper")
-        assert len(fig.axes[0].patches) == 3  # three bars
+        ax = fig.axes[0]
+        bars = [bar for c in ax.containers if isinstance(c, BarContainer) for bar in c]
+        assert sorted(round(bar.get_height(), 6) for bar in bars) == [40.0, 50.0, 85.0]  # means, %
+        std = read_summary(summary).query("model == 'wav2clip' and task == 'classification'")["ours_std"]
+        ends = [np.unique(y[np.isfinite(y)]) for y in (np.asarray(line.get_ydata(), float) for line in ax.get_lines())]
+        assert any(np.allclose(e, [85 - std.iloc[0], 85 + std.iloc[0]]) for e in ends if len(e) == 2)  # ± std
         assert _written(plots.save_figure(fig, "results", tmp_path / "figures"))
     with pytest.raises(ValueError, match="no rows"):
         plots.plot_results_bars(summary, profile="mini")

@@ -1,7 +1,8 @@
-"""One figure style for every figure; figures are saved as PDF and PNG, atomically.
+"""One figure style for every figure (seaborn's theme); figures are saved as PDF and PNG, atomically.
 
 Figures are rendered from the CSV/JSON written next to them (``results/``), never from values that
-exist only in a notebook's memory.
+exist only in a notebook's memory.  The statistical figures are drawn by seaborn from long-form
+frames (one row per observation); the theme is set in one place, :func:`set_figure_style`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STYLE",
+    "set_figure_style",
     "figure_style",
     "save_figure",
     "PALETTE",
@@ -33,30 +35,39 @@ __all__ = [
 # Colour-blind-safe palette (Okabe-Ito), fixed order so a model keeps its colour across figures.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
+# matplotlib settings on top of seaborn's "whitegrid" theme; the same for PDF and PNG.
 STYLE = {
     "figure.dpi": 110,
     "savefig.dpi": 150,
     "savefig.bbox": "tight",
+    "pdf.fonttype": 42,  # TrueType text in the PDF (editable, the same glyphs as the PNG)
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
+    "grid.color": ".88",
     "legend.frameon": False,
-    "axes.prop_cycle": None,  # filled in figure_style (needs matplotlib's cycler)
 }
+
+
+def set_figure_style() -> None:
+    """Set the project's figure theme globally: seaborn's ``whitegrid``, :data:`PALETTE`, :data:`STYLE`."""
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, rc=STYLE)
 
 
 @contextlib.contextmanager
 def figure_style() -> Iterator[None]:
-    """Apply the project's matplotlib style inside the block."""
+    """Apply the project's theme (:func:`set_figure_style`) inside the block only."""
     import matplotlib.pyplot as plt
-    from cycler import cycler
 
-    style = dict(STYLE, **{"axes.prop_cycle": cycler(color=PALETTE)})
-    with plt.rc_context(style):
+    with plt.rc_context():
+        set_figure_style()
         yield
 
 
@@ -107,43 +118,43 @@ def _frame(data: pd.DataFrame | str | os.PathLike[str]) -> "pd.DataFrame":
     return data if isinstance(data, pd.DataFrame) else pd.read_csv(data)
 
 
+def _mean_std(values: pd.Series) -> tuple[float, float]:
+    """Band of mean ± population std (as :func:`w2clib.evaluate.data_fraction.summarize_curve`)."""
+    mean, std = float(values.mean()), float(values.std(ddof=0))
+    return mean - std, mean + std
+
+
 def plot_data_fraction(
     curve: pd.DataFrame | str | os.PathLike[str],
     *,
     metric: str = "accuracy",
     title: str | None = None,
+    chance: float | None = None,
 ) -> matplotlib.figure.Figure:
     """Figure 2: score vs fraction of labelled training data, one line per model, mean ± std band.
 
     ``curve``: a CSV path or frame from :func:`w2clib.evaluate.data_fraction.data_fraction_curve`
-    (``model, fraction, seed, score``; scores in [0, 1], shown in percent).  Log x-axis.
+    (long form: ``model, fraction, seed, score``; scores in [0, 1], shown in percent); seaborn
+    averages over seeds.  Log x-axis.  ``chance``: a dashed line at this score (percent).
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-
-    from .evaluate.data_fraction import summarize_curve
+    import seaborn as sns
 
     frame = _frame(curve)
-    if "dataset" not in frame.columns:
-        frame = frame.assign(dataset="")
-    summary = summarize_curve(frame)
+    data = frame.assign(percent=frame["fraction"] * 100, score=frame["score"] * 100)
+    models = [str(m) for m in dict.fromkeys(frame["model"])]  # in the order the CSV lists them
     fig, ax = plt.subplots(figsize=(4.8, 3.4))
-    for model in dict.fromkeys(frame["model"]):  # models in the order the CSV lists them
-        part = summary[summary["model"] == model].sort_values("fraction")
-        x, mean, std = part["fraction"] * 100, part["mean"] * 100, part["std"] * 100
-        color = model_color(str(model))
-        ax.plot(x, mean, marker="o", ms=3.5, color=color, label=str(model))
-        ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, linewidth=0)
+    sns.lineplot(data, x="percent", y="score", hue="model", hue_order=models, errorbar=_mean_std,
+                 palette={m: model_color(m) for m in models}, marker="o", markersize=4.5,
+                 markeredgewidth=0, err_kws={"alpha": 0.18, "linewidth": 0}, ax=ax)  # fmt: skip
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
+    ticks = sorted(data["percent"].unique())
     ax.set_xscale("log")
-    ticks = sorted(summary["fraction"].unique() * 100)
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
-    ax.set_xlabel("labelled training data")
-    ax.set_ylabel(f"{metric} (%)")
-    if title:
-        ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.set_xticks(ticks, [f"{v:g}%" for v in ticks])
+    ax.minorticks_off()
+    ax.set(xlabel="labelled training data", ylabel=f"{metric} (%)", title=title or "")
+    ax.legend(loc="best", fontsize=8)
     return fig
 
 
@@ -154,13 +165,14 @@ def plot_confusions(
     model: str = "wav2clip",
     show_labels: bool | None = None,
 ) -> matplotlib.figure.Figure:
-    """Figure 3: the baseline's confusion matrix, the model's, and model − baseline.
+    """Figure 3: the baseline's confusion matrix, the model's, and model − baseline (seaborn heatmaps).
 
     ``path_or_data``: a JSON file from :func:`w2clib.evaluate.confusion.write_confusions` or its
     ``(classes, matrices, meta)``.  Rows: true class, columns: predicted, in the dataset's class order.
     """
     import matplotlib.pyplot as plt
     import numpy as np
+    import seaborn as sns
 
     from .evaluate.confusion import read_confusions
 
@@ -182,19 +194,12 @@ def plot_confusions(
         (b, model, "Blues", 0.0, 1.0),
         (diff, f"{model} − {baseline}", "RdBu", -lim, lim),
     ]
-    for ax, (m, label, cmap, lo, hi) in zip(axes, panels):
-        image = ax.imshow(m, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
-        ax.set_title(label)
-        ax.grid(False)
-        ax.set_xlabel("predicted")
-        if show_labels:
-            ax.set_xticks(range(n), classes, rotation=90, fontsize=6)
-            ax.set_yticks(range(n), classes if ax is axes[0] else [""] * n, fontsize=6)
-        else:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        fig.colorbar(image, ax=ax, shrink=0.75)
-    axes[0].set_ylabel("true")
+    for k, (ax, (m, label, cmap, lo, hi)) in enumerate(zip(axes, panels)):
+        sns.heatmap(m, ax=ax, cmap=cmap, vmin=lo, vmax=hi, square=True, cbar_kws={"shrink": 0.75},
+                    xticklabels=classes if show_labels else False,
+                    yticklabels=classes if show_labels and k == 0 else False)  # fmt: skip
+        ax.set(title=label, xlabel="predicted", ylabel="true" if k == 0 else "")
+        ax.tick_params(labelsize=6, length=0)
     return fig
 
 
@@ -216,15 +221,24 @@ def _summary_frame(
     return frame
 
 
+def _spread(values: pd.Series) -> tuple[float, float]:
+    """Error bar from the lowest to the highest value; none (NaN) where they are equal."""
+    low, high = float(values.min()), float(values.max())
+    return (low, high) if high > low else (float("nan"), float("nan"))
+
+
 def _bars(ax: matplotlib.axes.Axes, frame: pd.DataFrame, *, legend: bool = True) -> None:
     """Grouped bars of summary rows on ``ax``: one group per (task, dataset, metric, protocol)."""
     import textwrap
 
     import numpy as np
+    import pandas as pd
+    import seaborn as sns
 
     from .results import reading_order
 
     one_task = frame["task"].nunique() == 1
+
     def label(row: pd.Series) -> str:
         parts = ([] if one_task else [row["task"]]) + [row["dataset"]]
         parts += str(row["protocol"]).replace("->", " → ").replace("=", ": ").split(", ") + [row["metric"]]
@@ -233,61 +247,28 @@ def _bars(ax: matplotlib.axes.Axes, frame: pd.DataFrame, *, legend: bool = True)
     frame = reading_order(frame)
     frame = frame.assign(group=frame.apply(label, axis=1))
     groups = list(dict.fromkeys(frame["group"]))
-    models = list(dict.fromkeys(frame["model"]))
-    models.sort(key=lambda m: m != "wav2clip")  # Wav2CLIP first, the others in table order
-    width = 0.8 / len(models)
-    offset = {m: (j - (len(models) - 1) / 2) * width for j, m in enumerate(models)}
-    for model in models:
-        part = frame[frame["model"] == model].set_index("group")
-        idx = [i for i, g in enumerate(groups) if g in part.index]
-        rows = [part.loc[groups[i]] for i in idx]
-        ax.bar(
-            [i + offset[model] for i in idx],
-            [r["ours_mean"] for r in rows],
-            width,
-            yerr=[r["ours_std"] for r in rows],
-            capsize=2,
-            color=model_color(model),
-            label=model,
-        )
-    paper_labelled = False
-    for i, g in enumerate(groups):
-        part = frame[frame["group"] == g]
-        paper = part["paper"].dropna()
-        if len(paper):  # the paper's value sits on the Wav2CLIP bar it is compared with
-            x = i + offset.get("wav2clip", 0.0)
-            ax.plot(
-                [x],
-                [float(paper.iloc[0])],
-                marker="D",
-                color="black",
-                ms=5,
-                linestyle="none",
-                label=None if paper_labelled else "paper (Wav2CLIP)",
-            )
-            paper_labelled = True
-        chance = part["chance"].dropna()
-        if len(chance):
-            ax.hlines(
-                float(chance.iloc[0]),
-                i - 0.45,
-                i + 0.45,
-                colors="grey",
-                linestyles="dashed",
-                linewidth=1,
-                label="chance" if i == 0 else None,
-            )
-    ax.set_xticks(range(len(groups)), groups, fontsize=7)
-    ax.set_xlim(-0.6, len(groups) - 0.4)
-    ax.grid(axis="x", visible=False)
-    ax.set_ylabel("score (%)")
+    models = sorted(dict.fromkeys(frame["model"]), key=lambda m: m != "wav2clip")  # Wav2CLIP first
+    # Long form for seaborn: each summary row as its two ends, mean - std and mean + std; their mean
+    # is ours_mean and their range the error bar (mean ± std; none where one value stands behind it).
+    std = frame["ours_std"].fillna(0.0)
+    ends = pd.concat([frame.assign(score=frame["ours_mean"] - std), frame.assign(score=frame["ours_mean"] + std)])
+    sns.barplot(ends, x="group", y="score", hue="model", order=groups, hue_order=models,
+                palette={m: model_color(m) for m in models}, errorbar=_spread,
+                saturation=1, capsize=0.1, err_kws={"linewidth": 1, "color": "black"}, legend=legend, ax=ax)  # fmt: skip
+    by_group = frame.groupby("group", sort=False)
+    paper, chance = by_group["paper"].first().dropna(), by_group["chance"].first().dropna()
+    if len(paper):  # the paper's value sits on the Wav2CLIP bar it is compared with (the first bar)
+        first = -0.4 + 0.4 / len(models) if models[0] == "wav2clip" else 0.0
+        x = [groups.index(g) + first for g in paper.index]
+        ax.scatter(x, paper, marker="D", s=25, color="black", zorder=3, label="paper (Wav2CLIP)")
+    if len(chance):
+        x = np.array([groups.index(g) for g in chance.index])
+        ax.hlines(chance, x - 0.45, x + 0.45, colors="grey", linestyles="dashed", linewidth=1, label="chance")
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set(xlabel=None, ylabel="score (%)")
+    ax.set_ylim(0, max(100.0, float(np.nanmax(frame["ours_mean"] + std)) * 1.05))
     if legend:
-        ax.legend(
-            fontsize=7, ncol=min(7, len(models) + 2), loc="lower center", bbox_to_anchor=(0.5, 1.0)
-        )
-    ax.set_ylim(
-        0, max(100.0, float(np.nanmax(frame["ours_mean"] + frame["ours_std"].fillna(0))) * 1.05)
-    )
+        ax.legend(fontsize=7, ncol=min(7, len(models) + 2), loc="lower center", bbox_to_anchor=(0.5, 1.0))
 
 
 def plot_results_bars(

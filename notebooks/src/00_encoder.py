@@ -91,13 +91,14 @@ summary.to_csv(P.results_dir / "encoder_batch_dependence_summary.csv")
 summary
 
 # %%
+import seaborn as sns
+
 table = pd.read_csv(P.results_dir / "encoder_batch_dependence.csv")
 with figure_style():
     fig, ax = plt.subplots(figsize=(5, 3))
-    for i, norm in enumerate(["batch", "clip"]):
-        values = table.loc[table.norm == norm, "max_abs_change"].clip(lower=1e-9)
-        ax.scatter(np.full(len(values), i) + np.linspace(-0.1, 0.1, len(values)), values, label=norm)
-    ax.set(yscale="log", xticks=[0, 1], xticklabels=['norm="batch" (original)', 'norm="clip" (default)'],
+    sns.stripplot(table.assign(change=table["max_abs_change"].clip(lower=1e-9)), x="norm", y="change", hue="norm",
+                  order=["batch", "clip"], log_scale=True, jitter=0.1, legend=False, ax=ax)
+    ax.set(xticks=[0, 1], xticklabels=['norm="batch" (original)', 'norm="clip" (default)'], xlabel=None,
            ylabel="max |Δ embedding| vs alone", title="A clip's embedding when its batch-mates change")
     fig.tight_layout()
     save_figure(fig, "00_batch_dependence", P.figures_dir)

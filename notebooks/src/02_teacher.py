@@ -123,18 +123,19 @@ if cfg.eval_dataset is not None:
 # are encoded).
 
 # %%
+import seaborn as sns
+
 if cfg.ablation and teacher.describe().get("kind") == "packaged" and cfg.eval_dataset is not None:
     ablation = packaged_ablation(teacher, images, pairs["caption"].tolist())
     ablation.to_csv(P.results_dir / "teacher_ablation.csv", index=False)
     ablation = pd.read_csv(P.results_dir / "teacher_ablation.csv")
     with figure_style():
         fig, ax = plt.subplots(figsize=(7, 3.2))
-        y = np.arange(len(ablation))[::-1]
-        for k, metric in enumerate(["R@1", "R@5", "MRR"]):
-            ax.barh(y + (1 - k) * 0.27, ablation[metric], height=0.27, label=metric, color=PALETTE[k])
+        sns.barplot(ablation.melt(id_vars="variant", value_vars=["R@1", "R@5", "MRR"], var_name="metric"),
+                    x="value", y="variant", hue="metric", saturation=1, ax=ax)
         ax.axvline(ablation["chance_R@1"].iloc[0], color="black", lw=0.8, ls=":", label="chance R@1")
-        ax.set_yticks(y, ablation["variant"], fontsize=8)
-        ax.set(xlabel=f"Tux Paint caption -> photo ({ablation['n'].iloc[0]} pairs)", xlim=(0, 1))
+        ax.tick_params(axis="y", labelsize=8)
+        ax.set(xlabel=f"Tux Paint caption -> photo ({ablation['n'].iloc[0]} pairs)", ylabel=None, xlim=(0, 1))
         ax.legend(fontsize=8, loc="lower right")
         save_figure(fig, "teacher_ablation", P.figures_dir)
         plt.show()

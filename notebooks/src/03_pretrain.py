@@ -177,20 +177,19 @@ else:  # the paper path evaluates the encoder in notebooks 04-08
 summary.round(3) if table is not None else summary
 
 # %%
+import seaborn as sns
+
 if table is not None:
     with figure_style():
         fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True)
         for ax, task in zip(axes, TASKS):
             rows = table[table["task"] == task]
-            x = np.arange(len(METRICS))
-            for k, name in enumerate(["trained", "random weights"]):
-                values = rows[rows["model"] == name].set_index("metric").loc[list(METRICS), "value"]
-                ax.bar(x + (k - 0.5) * 0.38, values, width=0.38, color=PALETTE[k * 3], label=name)
+            sns.barplot(rows, x="metric", y="value", hue="model", order=METRICS, hue_order=["trained", "random weights"],
+                        palette=[PALETTE[0], PALETTE[3]], saturation=1, legend=ax is axes[0], ax=ax)
             chance = rows.drop_duplicates("metric").set_index("metric").loc[list(METRICS), "chance"]
-            ax.scatter(x, chance, marker="_", s=400, color="black", label="chance", zorder=3)
-            ax.set_xticks(x, METRICS)
+            ax.scatter(range(len(METRICS)), chance, marker="_", s=400, color="black", label="chance", zorder=3)
             ax.set(title=f"{titles[task]}\n({rows['n_queries'].iloc[0]} queries, {rows['n_items'].iloc[0]} items)",
-                   ylim=(0, 1))
+                   xlabel=None, ylabel=None, ylim=(0, 1))
         axes[0].set_ylabel("held-out retrieval")
         axes[0].legend(fontsize=8)
         fig.tight_layout()

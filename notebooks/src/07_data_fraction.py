@@ -59,10 +59,8 @@ pd.concat([view["n_train"].first(), view["score"].mean().round(2).rename("mean")
 # %%
 metric = "mAP" if evalset.multilabel else "accuracy"
 with figure_style():
-    fig = plot_data_fraction(P.results_dir / "07_data_fraction.csv", metric=metric,
+    fig = plot_data_fraction(P.results_dir / "07_data_fraction.csv", metric=metric, chance=100 / len(evalset.classes),
                              title=f"{evalset.name}: accuracy vs labelled training data")
-    fig.axes[0].axhline(100 / len(evalset.classes), color="grey", ls="--", lw=1, label="chance")
-    fig.axes[0].legend(loc="lower right", fontsize=8)
     save_figure(fig, "07_data_fraction", P.figures_dir)
     plt.show()
 
