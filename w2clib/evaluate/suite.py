@@ -287,7 +287,8 @@ def _embedded_set(ctx: EvalContext, name: str) -> EvalSet:
 
 
 def _usable_rows(name: str, manifest: pd.DataFrame) -> pd.DataFrame:
-    """The rows whose audio is on disk and not reported corrupt by the dataset's validation.
+    """The rows whose audio is on disk and not reported corrupt or too short (e.g. empty) by the
+    dataset's validation (``validate()``, run by notebook 01).
 
     VGGSound's csv lists every clip although ~20 % of the videos are gone, and any download can hold a
     damaged file: they are left out of evaluation, counted and announced, never a crash mid-table.
@@ -298,12 +299,13 @@ def _usable_rows(name: str, manifest: pd.DataFrame) -> pd.DataFrame:
     from ..data.base import VALIDATION_FILE
 
     report = get_dataset(name).root(resolve_data_home()) / VALIDATION_FILE
-    corrupt = set(json.loads(report.read_text()).get("corrupt", [])) if report.is_file() else set()
+    found = json.loads(report.read_text()) if report.is_file() else {}
+    corrupt = {*found.get("corrupt", []), *found.get("too_short", [])}
     paths = manifest["audio_path"].astype(str)
     usable = np.array([Path(p).is_file() and p not in corrupt for p in paths])
     if not usable.all():
-        print(f"{name}: {int((~usable).sum())} of {len(manifest)} clips are missing or corrupt on disk and are "
-              "left out of evaluation (see validate())", file=sys.stderr)
+        print(f"{name}: {int((~usable).sum())} of {len(manifest)} clips are missing, corrupt or too short "
+              "and are left out of evaluation (see validate())", file=sys.stderr)
     return manifest[usable].reset_index(drop=True)
 
 
