@@ -36,6 +36,8 @@ if [[ ! -f "profiles/$profile.yaml" ]]; then
 fi
 
 scripts/bootstrap.sh
-py="$root/.venv/bin/python"
-exec "$py" -m w2clib.pipeline --profile "$profile" ${only:+--only "$only"} ${from:+--from "$from"} \
+py="${W2C_VENV:-$root/.venv}/bin/python"
+"$py" -m w2clib.pipeline --profile "$profile" ${only:+--only "$only"} ${from:+--from "$from"} \
   $( ((force)) && echo --force )
+# The README's tables keep showing the committed run; say which ones this run's result files now differ from.
+"$py" scripts/render_readme.py --check || true
