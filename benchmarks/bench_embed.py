@@ -3,6 +3,8 @@
 
     .venv/bin/python benchmarks/bench_embed.py                 # writes benchmarks/results/embed.json
     .venv/bin/python benchmarks/bench_embed.py --repeats 5 --quick
+    .venv/bin/python benchmarks/bench_embed.py --cases 4x10 --emulated --skip-memory \
+        --out benchmarks/results/embed_fallback.json          # the bf16 fallback on a CPU without bf16
 
 Throughput (clips/s) for 1x10 s, 16x10 s and 64x5 s batches, measured for
   * reference   -- wav2clip.embed_audio on ResNetExtractor(checkpoint, frozen, transform) as users run it
@@ -96,7 +98,8 @@ def machine() -> dict:
 
     return {"platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "cpu": cpu_name(),
-            "cpu_flags": cpu_flags(), "bf16_native": native_bf16("cpu")}
+            "cpu_flags": cpu_flags(), "bf16_native": native_bf16("cpu"),
+            "load_average_1min": os.getloadavg()[0]}  # other jobs on the machine: scale, not ratios
 
 
 def throughput(cases, repeats: int, emulated: bool = False) -> dict:
@@ -205,6 +208,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small cases only (smoke test of the script)")
+    parser.add_argument("--cases", default="1x10,16x10,64x5", help="batches as CLIPSxSECONDS, comma-separated")
     parser.add_argument("--emulated", action="store_true",
                         help="without native bf16: also time bf16 autocast with the fp32 fallback switched off")
     parser.add_argument("--skip-memory", action="store_true",
@@ -224,10 +228,13 @@ def main() -> int:
         report = json.loads(Path(args.out).read_text())
         report["memory"] = memory(args.hour_hop_ms)
         report["memory_date"] = time.strftime("%Y-%m-%d %H:%M")
+        report["memory_machine"] = machine()
         atomic_write_json(args.out, report)
         print("wrote", args.out)
         return 0
-    cases = [(1, 2.0), (4, 2.0)] if args.quick else [(1, 10.0), (16, 10.0), (64, 5.0)]
+    cases = [(1, 2.0), (4, 2.0)] if args.quick else [
+        (int(n), float(sec.rstrip("s"))) for n, sec in (c.split("x") for c in args.cases.split(","))
+    ]
     report = {
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -237,7 +244,9 @@ def main() -> int:
         report["memory"] = memory(args.hour_hop_ms)
     elif args.skip_memory and Path(args.out).is_file():  # keep the earlier memory measurement and its date
         earlier = json.loads(Path(args.out).read_text())
-        report.update({k: earlier[k] for k in ("memory", "memory_date") if k in earlier})
+        if "memory" in earlier:
+            report.update(memory=earlier["memory"], memory_date=earlier.get("memory_date", earlier["date"]),
+                          memory_machine=earlier.get("memory_machine", earlier["machine"]))
     if not args.quick:
         from w2clib._io import atomic_write_json
 

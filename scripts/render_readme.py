@@ -4,6 +4,7 @@
 Blocks between ``<!-- begin:NAME -->`` and ``<!-- end:NAME -->`` are replaced:
 
   embed-bench   benchmarks/results/embed.json        (benchmarks/bench_embed.py)
+  embed-bench-fallback  benchmarks/results/embed_fallback.json  (bench_embed.py on a CPU without bf16)
   train-bench   benchmarks/results/train_step_cpu.json (benchmarks/bench_train.py)
   reproduce     results/reproduce_mini.json          (./reproduce.sh, written by w2clib.pipeline)
   pretrain      results/pretrain_heldout.csv         (notebook 03_pretrain)
@@ -46,13 +47,14 @@ def _cpu_note(machine: dict) -> str:
     flags = machine.get("cpu_flags", {})
     has = [f for f in ("avx2", "avx512_f", "avx512_bf16", "amx_bf16", "bf16", "sve_bf16") if flags.get(f)]
     bf16 = "native bf16" if machine.get("bf16_native") else "no native bf16, so bf16 runs as fp32"
-    return f"{machine['cpu']}, {machine['cpu_count']} cores (flags: {', '.join(has) or 'none of note'}; {bf16})"
+    load = f", load average {machine['load_average_1min']:.0f}" if "load_average_1min" in machine else ""
+    return f"{machine['cpu']}, {machine['cpu_count']} cores{load} (flags: {', '.join(has) or 'none of note'}; {bf16})"
 
 
-def embed_bench(base: Path) -> str:
-    data = _load("benchmarks/results/embed.json", base)
+def embed_bench(base: Path, path: str = "benchmarks/results/embed.json") -> str:
+    data = _load(path, base)
     if not data:
-        return "_not measured yet: run `benchmarks/bench_embed.py`_"
+        return f"_not measured yet: run `benchmarks/bench_embed.py --out {path}`_"
     machine = data["machine"]
     fast_name = "fast (bf16)" if machine.get("bf16_native", True) else "fast (bf16 → fp32)"
     lines = [f"| batch | reference clips/s | exact (fp32) clips/s | speed-up | max abs diff | {fast_name} clips/s | speed-up | min cosine to exact |",
@@ -60,9 +62,9 @@ def embed_bench(base: Path) -> str:
     fallback = []
     for case, r in data["throughput"].items():
         ref, ex, fa = r["reference"], r["exact"], r["fast"]
-        lines.append(f"| {case.replace('x', ' × ')} | {ref['clips_per_s']:.1f} | {ex['clips_per_s']:.1f} | "
+        lines.append(f"| {case.replace('x', ' × ')} | {ref['clips_per_s']:.3g} | {ex['clips_per_s']:.3g} | "
                      f"{ex['speedup_vs_reference']:.2f}× | {ex['max_abs_diff_vs_reference']:.1e} | "
-                     f"{fa['clips_per_s']:.1f} | {fa['speedup_vs_reference']:.2f}× | {fa['min_cosine_vs_exact']:.5f} |")
+                     f"{fa['clips_per_s']:.3g} | {fa['speedup_vs_reference']:.2f}× | {fa['min_cosine_vs_exact']:.5f} |")
         if "clip_fp32" in r:
             fallback.append(f"{case.replace('x', ' × ')}: {fa['vs_clip_fp32']:.3f}"
                             + (f" (emulated bf16: {r['bf16_emulated']['vs_clip_fp32']:.2f})" if "bf16_emulated" in r else ""))
@@ -76,13 +78,18 @@ def embed_bench(base: Path) -> str:
             if key in mem:
                 m = mem[key]
                 lines.append(f"| {label} | {m['peak_rss_mib']:.0f} | {m.get('call_increment_mib', float('nan')):.0f} |")
-    when = data["date"] + (f" (memory {data['memory_date']})" if data.get("memory_date") and mem else "")
-    lines += ["", f"_Measured {when} on {_cpu_note(machine)}, {machine['platform']}, torch {machine['torch']}, "
-              f"{machine['threads']} threads; medians of interleaved runs. Peak RSS includes ~0.5 GB for importing PyTorch."
-              + (f" Speed of `precision=\"bf16\"` (the fp32 fallback) relative to `precision=\"fp32\"`, same "
+    text = (f"Throughput measured {data['date']} on {_cpu_note(machine)}, {machine['platform']}, torch "
+            f"{machine['torch']}, {machine['threads']} threads; medians of interleaved runs.")
+    if fallback:
+        emulated = any("emulated" in f for f in fallback)
+        text += (" Speed of `precision=\"bf16\"` (the fp32 fallback) relative to `precision=\"fp32\"`, same "
                  f"normalisation, interleaved: {'; '.join(fallback)}"
-                 + (" — in brackets bf16 autocast with the fallback switched off" if "emulated" in fallback[0] else "")
-                 + "." if fallback else "") + "_"]
+                 + (" (in brackets: bf16 autocast with the fallback switched off)" if emulated else "") + ".")
+    if mem:
+        where = data.get("memory_machine", machine)
+        text += (f" Memory measured {data.get('memory_date', data['date'])} on {_cpu_note(where)}; "
+                 "peak RSS includes ~0.5 GB for importing PyTorch.")
+    lines += ["", f"_{text}_"]
     return "\n".join(lines)
 
 
@@ -147,8 +154,13 @@ def pretrain(base: Path) -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"embed-bench": embed_bench, "pretrain": pretrain, "train-bench": train_bench, "reproduce": reproduce, "results": results}
-SOURCES = {"embed-bench": "benchmarks/results/embed.json", "train-bench": "benchmarks/results/train_step_cpu.json",
+def embed_bench_fallback(base: Path) -> str:
+    return embed_bench(base, "benchmarks/results/embed_fallback.json")
+
+
+BLOCKS = {"embed-bench": embed_bench, "embed-bench-fallback": embed_bench_fallback, "pretrain": pretrain, "train-bench": train_bench, "reproduce": reproduce, "results": results}
+SOURCES = {"embed-bench": "benchmarks/results/embed.json",
+           "embed-bench-fallback": "benchmarks/results/embed_fallback.json", "train-bench": "benchmarks/results/train_step_cpu.json",
            "reproduce": "results/reproduce_mini.json", "pretrain": "results/pretrain_heldout.csv",
            "results": "results/summary.csv"}
 BLOCK = re.compile(r"(<!-- begin:(?P<name>[^ ]+) -->\n)(?P<body>(?:.*?\n)?)(<!-- end:(?P=name) -->)", re.S)
