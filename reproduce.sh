@@ -48,13 +48,16 @@ if [[ ! -f "profiles/$profile.yaml" && ! ( "$profile" == *.y*ml && -f "$profile"
 fi
 
 scripts/bootstrap.sh
-py="$root/.venv/bin/python"
+venv="${W2C_VENV:-$root/.venv}"
+py="$venv/bin/python"
 if ((lab)); then
-  # The notebooks' kernel "python3" must be this .venv's interpreter (ipykernel ships that kernel
+  # The notebooks' kernel "python3" must be this venv's interpreter (ipykernel ships that kernel
   # spec into the venv; reinstall it if it is missing).  Local only unless ARGS say otherwise.
-  [[ -f .venv/share/jupyter/kernels/python3/kernel.json ]] || "$py" -m ipykernel install --sys-prefix --name python3
-  exec "$root/.venv/bin/jupyter" lab --ip 127.0.0.1 --ServerApp.root_dir="$root" \
+  [[ -f "$venv/share/jupyter/kernels/python3/kernel.json" ]] || "$py" -m ipykernel install --sys-prefix --name python3
+  exec "$venv/bin/jupyter" lab --ip 127.0.0.1 --ServerApp.root_dir="$root" \
     --LabApp.default_url=/lab/tree/notebooks $( ((EUID == 0)) && echo --allow-root ) "${lab_args[@]}"
 fi
-exec "$py" -m w2clib.pipeline --profile "$profile" ${only:+--only "$only"} ${from:+--from "$from"} \
+"$py" -m w2clib.pipeline --profile "$profile" ${only:+--only "$only"} ${from:+--from "$from"} \
   "${sets[@]}" $( ((force)) && echo --force )
+# The README's tables keep showing the committed run; say which ones this run's result files now differ from.
+"$py" scripts/render_readme.py --check || true

@@ -13,4 +13,4 @@ cd "$root"
 marker=(-m "not slow")
 if [[ "${1:-}" == "--slow" ]]; then marker=(-m "slow or not slow"); shift; fi
 scripts/bootstrap.sh
-exec .venv/bin/python -m pytest tests notebooks --nbval-lax "${marker[@]}" "$@"
+exec "${W2C_VENV:-.venv}/bin/python" -m pytest tests notebooks --nbval-lax "${marker[@]}" "$@"

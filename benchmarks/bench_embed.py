@@ -3,12 +3,20 @@
 
     .venv/bin/python benchmarks/bench_embed.py                 # writes benchmarks/results/embed.json
     .venv/bin/python benchmarks/bench_embed.py --repeats 5 --quick
+    .venv/bin/python benchmarks/bench_embed.py --cases 4x10 --emulated --skip-memory \
+        --out benchmarks/results/embed_fallback.json          # the bf16 fallback on a CPU without bf16
 
 Throughput (clips/s) for 1x10 s, 16x10 s and 64x5 s batches, measured for
   * reference   -- wav2clip.embed_audio on ResNetExtractor(checkpoint, frozen, transform) as users run it
                    (autograd on, batch-wide normalisation);
   * exact       -- w2clib.embed_audio(norm="batch", precision="fp32"): outputs within 1e-5 of the reference;
-  * fast        -- w2clib.embed_audio(norm="clip", precision="bf16") (cosine to exact reported).
+  * fast        -- w2clib.embed_audio(norm="clip", precision="bf16") (cosine to exact reported); on a CPU
+                   without native bf16 (no avx512_bf16 / amx_bf16) this is the library's fp32 fallback,
+                   and it is timed against
+  * clip_fp32   -- w2clib.embed_audio(norm="clip", precision="fp32"), to show the fallback costs nothing;
+  * bf16_emulated (--emulated, only there) -- the same call with the fallback switched off: what bf16
+                   autocast costs on that CPU.
+The CPU's model and flags (w2clib.cpu_features) are recorded with the numbers.
 Timings interleave the three implementations round-robin and report the median, so slow phases of a
 shared machine hit all of them alike.  Peak memory (max RSS) is measured in a fresh process per case:
 64x10 s in one call, and embed_files on a 1-hour file in frame mode (1 s windows).
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -25,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -56,29 +66,57 @@ def make_audio(n: int, seconds: float, seed: int = 0) -> np.ndarray:
     return (rng.normal(0, 0.1, (n, int(seconds * SR)))).astype(np.float32)
 
 
-def runners(model, ref):
+def runners(model, ref, emulated: bool = False):
     import wav2clip
 
     import w2clib
+    from w2clib import cpu_features
+    from w2clib.cpu_features import native_bf16
 
-    return {
+    run = {
         "reference": lambda a: wav2clip.embed_audio(a, ref),
         "exact": lambda a: w2clib.embed_audio(a, model, norm="batch", batch_size=64),
         "fast": lambda a: w2clib.embed_audio(a, model, norm="clip", precision="bf16", batch_size=64),
     }
+    if not native_bf16("cpu"):
+        run["clip_fp32"] = lambda a: w2clib.embed_audio(a, model, norm="clip", precision="fp32", batch_size=64)
+        if emulated:
+            def forced(a):
+                cpu_features.native_bf16, keep = (lambda device="cpu": True), cpu_features.native_bf16
+                try:
+                    return w2clib.embed_audio(a, model, norm="clip", precision="bf16", batch_size=64)
+                finally:
+                    cpu_features.native_bf16 = keep
+
+            run["bf16_emulated"] = forced
+    return run
 
 
-def throughput(cases, repeats: int) -> dict:
+def machine() -> dict:
+    """Where the numbers come from: the CPU's model and its vector/bf16 flags, torch and threads."""
+    from w2clib.cpu_features import cpu_flags, cpu_name, native_bf16
+
+    return {"platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "cpu": cpu_name(),
+            "cpu_flags": cpu_flags(), "bf16_native": native_bf16("cpu"),
+            "load_average_1min": os.getloadavg()[0]}  # other jobs on the machine: scale, not ratios
+
+
+def throughput(cases, repeats: int, emulated: bool = False) -> dict:
+    from w2clib.cpu_features import PrecisionFallbackWarning, resolve_precision
+
+    warnings.simplefilter("ignore", PrecisionFallbackWarning)  # the fallback is recorded in the results
     model = make_model()
     ref = reference_model({k: v.clone() for k, v in model.state_dict().items()})
-    run = runners(model, ref)
+    run = runners(model, ref, emulated)
     results = {}
     for n, seconds in cases:
         audio = make_audio(n, seconds)
         outputs = {name: fn(audio) for name, fn in run.items()}  # warm-up + accuracy
         times = {name: [] for name in run}
-        for _ in range(repeats):
-            for name, fn in run.items():
+        for r in range(repeats):
+            for name in list(run) if r % 2 == 0 else list(run)[::-1]:  # alternate the order: no position bias
+                fn = run[name]
                 start = time.perf_counter()
                 fn(audio)
                 times[name].append(time.perf_counter() - start)
@@ -92,6 +130,13 @@ def throughput(cases, repeats: int) -> dict:
         ref_rate = results[key]["reference"]["clips_per_s"]
         for name in ("exact", "fast"):
             results[key][name]["speedup_vs_reference"] = results[key][name]["clips_per_s"] / ref_rate
+        results[key]["fast"]["precision_used"] = resolve_precision("bf16", "cpu")
+        if "clip_fp32" in results[key]:  # the fallback against plain fp32, same normalisation, interleaved
+            for name in ("fast", "bf16_emulated"):
+                if name in results[key]:
+                    results[key][name]["vs_clip_fp32"] = (
+                        results[key][name]["clips_per_s"] / results[key]["clip_fp32"]["clips_per_s"]
+                    )
         results[key]["exact"]["max_abs_diff_vs_reference"] = float(np.abs(exact - outputs["reference"]).max())
         results[key]["fast"]["min_cosine_vs_exact"] = float(cos.min())
         print(f"{key}: " + ", ".join(f"{k} {v['clips_per_s']:.2f} clips/s" for k, v in results[key].items()), flush=True)
@@ -163,6 +208,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small cases only (smoke test of the script)")
+    parser.add_argument("--cases", default="1x10,16x10,64x5", help="batches as CLIPSxSECONDS, comma-separated")
+    parser.add_argument("--emulated", action="store_true",
+                        help="without native bf16: also time bf16 autocast with the fp32 fallback switched off")
     parser.add_argument("--skip-memory", action="store_true",
                         help="re-measure throughput only, keeping the memory section already in --out")
     parser.add_argument("--memory-only", action="store_true",
@@ -180,21 +228,25 @@ def main() -> int:
         report = json.loads(Path(args.out).read_text())
         report["memory"] = memory(args.hour_hop_ms)
         report["memory_date"] = time.strftime("%Y-%m-%d %H:%M")
+        report["memory_machine"] = machine()
         atomic_write_json(args.out, report)
         print("wrote", args.out)
         return 0
-    cases = [(1, 2.0), (4, 2.0)] if args.quick else [(1, 10.0), (16, 10.0), (64, 5.0)]
+    cases = [(1, 2.0), (4, 2.0)] if args.quick else [
+        (int(n), float(sec.rstrip("s"))) for n, sec in (c.split("x") for c in args.cases.split(","))
+    ]
     report = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads(), "cpu_count": __import__("os").cpu_count()},
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "throughput": throughput(cases, args.repeats),
+        "throughput": throughput(cases, args.repeats, args.emulated),
     }
     if not args.skip_memory and not args.quick:
         report["memory"] = memory(args.hour_hop_ms)
     elif args.skip_memory and Path(args.out).is_file():  # keep the earlier memory measurement and its date
         earlier = json.loads(Path(args.out).read_text())
-        report.update({k: earlier[k] for k in ("memory", "memory_date") if k in earlier})
+        if "memory" in earlier:
+            report.update(memory=earlier["memory"], memory_date=earlier.get("memory_date", earlier["date"]),
+                          memory_machine=earlier.get("memory_machine", earlier["machine"]))
     if not args.quick:
         from w2clib._io import atomic_write_json
 

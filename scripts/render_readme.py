@@ -4,14 +4,21 @@
 Blocks between ``<!-- begin:NAME -->`` and ``<!-- end:NAME -->`` are replaced:
 
   embed-bench   benchmarks/results/embed.json        (benchmarks/bench_embed.py)
+  embed-bench-fallback  benchmarks/results/embed_fallback.json  (bench_embed.py on a CPU without bf16)
   train-bench   benchmarks/results/train_step_cpu.json (benchmarks/bench_train.py)
   reproduce     results/reproduce_mini.json          (./reproduce.sh, written by w2clib.pipeline)
   pretrain      results/pretrain_heldout.csv         (notebook 03_pretrain)
   results       results/summary.csv                  (the evaluation notebooks)
   csv:PATH      any CSV file, e.g. csv:results/data_sizes.csv
 
-    python scripts/render_readme.py           # rewrite README.md and docs/*.md
-    python scripts/render_readme.py --check   # exit 1 if any page is out of date
+    python scripts/render_readme.py           # rewrite README.md and docs/*.md from the files here
+    python scripts/render_readme.py --check   # exit 1 if a table matches neither its file here nor the
+                                              # committed (git HEAD) version of that file
+
+``--check`` accepts either version on purpose: a local ``./reproduce.sh`` rewrites ``results/`` with
+numbers of its own (other CPUs, other library builds), and the pages keep showing the committed run
+until someone re-renders them; it lists such tables and exits 0.  A table that matches no version
+(hand-edited, or a result file committed without re-rendering) fails.
 """
 
 from __future__ import annotations
@@ -19,29 +26,48 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _load(path: str) -> dict | None:
-    p = ROOT / path
+def _load(path: str, base: Path) -> dict | None:
+    p = base / path
     return json.loads(p.read_text()) if p.exists() else None
 
 
-def embed_bench() -> str:
-    data = _load("benchmarks/results/embed.json")
+def _cpu_note(machine: dict) -> str:
+    """Which CPU a benchmark ran on, and whether it had bf16 in hardware (recorded by bench_embed)."""
+    if "cpu" not in machine:
+        return f"{machine['cpu_count']} CPU cores (CPU model and flags not recorded)"
+    flags = machine.get("cpu_flags", {})
+    has = [f for f in ("avx2", "avx512_f", "avx512_bf16", "amx_bf16", "bf16", "sve_bf16") if flags.get(f)]
+    bf16 = "native bf16" if machine.get("bf16_native") else "no native bf16, so bf16 runs as fp32"
+    load = f", load average {machine['load_average_1min']:.0f}" if "load_average_1min" in machine else ""
+    return f"{machine['cpu']}, {machine['cpu_count']} cores{load} (flags: {', '.join(has) or 'none of note'}; {bf16})"
+
+
+def embed_bench(base: Path, path: str = "benchmarks/results/embed.json") -> str:
+    data = _load(path, base)
     if not data:
-        return "_not measured yet: run `benchmarks/bench_embed.py`_"
-    lines = ["| batch | reference clips/s | exact (fp32) clips/s | speed-up | max abs diff | fast (bf16) clips/s | speed-up | min cosine to exact |",
+        return f"_not measured yet: run `benchmarks/bench_embed.py --out {path}`_"
+    machine = data["machine"]
+    fast_name = "fast (bf16)" if machine.get("bf16_native", True) else "fast (bf16 → fp32)"
+    lines = [f"| batch | reference clips/s | exact (fp32) clips/s | speed-up | max abs diff | {fast_name} clips/s | speed-up | min cosine to exact |",
              "|---|---|---|---|---|---|---|---|"]
+    fallback = []
     for case, r in data["throughput"].items():
         ref, ex, fa = r["reference"], r["exact"], r["fast"]
-        lines.append(f"| {case.replace('x', ' × ')} | {ref['clips_per_s']:.1f} | {ex['clips_per_s']:.1f} | "
+        lines.append(f"| {case.replace('x', ' × ')} | {ref['clips_per_s']:.3g} | {ex['clips_per_s']:.3g} | "
                      f"{ex['speedup_vs_reference']:.2f}× | {ex['max_abs_diff_vs_reference']:.1e} | "
-                     f"{fa['clips_per_s']:.1f} | {fa['speedup_vs_reference']:.2f}× | {fa['min_cosine_vs_exact']:.5f} |")
+                     f"{fa['clips_per_s']:.3g} | {fa['speedup_vs_reference']:.2f}× | {fa['min_cosine_vs_exact']:.5f} |")
+        if "clip_fp32" in r:
+            fallback.append(f"{case.replace('x', ' × ')}: {fa['vs_clip_fp32']:.3f}"
+                            + (f" (emulated bf16: {r['bf16_emulated']['vs_clip_fp32']:.2f})" if "bf16_emulated" in r else ""))
     mem = data.get("memory", {})
     if mem:
         lines += ["", "| memory case | peak RSS (MiB) | of which the call (MiB) |", "|---|---|---|"]
@@ -52,15 +78,23 @@ def embed_bench() -> str:
             if key in mem:
                 m = mem[key]
                 lines.append(f"| {label} | {m['peak_rss_mib']:.0f} | {m.get('call_increment_mib', float('nan')):.0f} |")
-    machine = data["machine"]
-    lines += ["", f"_Measured {data['date']} on {machine['cpu_count']} CPU cores ({machine['processor'] or machine['platform']}), "
-              f"torch {machine['torch']}, {machine['threads']} threads; medians of interleaved runs. "
-              "Peak RSS includes ~0.5 GB for importing PyTorch._"]
+    text = (f"Throughput measured {data['date']} on {_cpu_note(machine)}, {machine['platform']}, torch "
+            f"{machine['torch']}, {machine['threads']} threads; medians of interleaved runs.")
+    if fallback:
+        emulated = any("emulated" in f for f in fallback)
+        text += (" Speed of `precision=\"bf16\"` (the fp32 fallback) relative to `precision=\"fp32\"`, same "
+                 f"normalisation, interleaved: {'; '.join(fallback)}"
+                 + (" (in brackets: bf16 autocast with the fallback switched off)" if emulated else "") + ".")
+    if mem:
+        where = data.get("memory_machine", machine)
+        text += (f" Memory measured {data.get('memory_date', data['date'])} on {_cpu_note(where)}; "
+                 "peak RSS includes ~0.5 GB for importing PyTorch.")
+    lines += ["", f"_{text}_"]
     return "\n".join(lines)
 
 
-def train_bench() -> str:
-    data = _load("benchmarks/results/train_step_cpu.json")
+def train_bench(base: Path) -> str:
+    data = _load("benchmarks/results/train_step_cpu.json", base)
     if not data:
         return "_not measured yet: run `benchmarks/bench_train.py`_"
     lines = [f"| training step (batch {data['batch']} × 10 s, {data['device']}) | clips/s | vs reference |",
@@ -73,8 +107,8 @@ def train_bench() -> str:
     return "\n".join(lines)
 
 
-def reproduce() -> str:
-    data = _load("results/reproduce_mini.json")
+def reproduce(base: Path) -> str:
+    data = _load("results/reproduce_mini.json", base)
     if not data:
         return "_not measured yet: run `./reproduce.sh`_"
     lines = ["| notebook | wall time (s) | kernel peak memory (MiB) |", "|---|---|---|"]
@@ -91,8 +125,8 @@ def reproduce() -> str:
     return "\n".join(lines)
 
 
-def results() -> str:
-    path = ROOT / "results/summary.csv"
+def results(base: Path) -> str:
+    path = base / "results/summary.csv"
     if not path.exists():
         return "_not produced yet: run `./reproduce.sh`_"
     from w2clib.results import render_report
@@ -100,11 +134,11 @@ def results() -> str:
     return render_report(path, profile="mini", header="Results of the embedded default (profile `mini`).")
 
 
-def pretrain() -> str:
+def pretrain(base: Path) -> str:
     """Notebook 03's final held-out table, one row per (task, metric): trained, random weights, chance."""
     import pandas as pd
 
-    path = ROOT / "results/pretrain_heldout.csv"
+    path = base / "results/pretrain_heldout.csv"
     if not path.exists():
         return "_not produced yet: run `./reproduce.sh`_"
     table = pd.read_csv(path)
@@ -120,14 +154,28 @@ def pretrain() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"embed-bench": embed_bench, "pretrain": pretrain, "train-bench": train_bench, "reproduce": reproduce, "results": results}
+def embed_bench_fallback(base: Path) -> str:
+    return embed_bench(base, "benchmarks/results/embed_fallback.json")
 
 
-def csv_table(path: str) -> str:
+BLOCKS = {"embed-bench": embed_bench, "embed-bench-fallback": embed_bench_fallback, "pretrain": pretrain, "train-bench": train_bench, "reproduce": reproduce, "results": results}
+SOURCES = {"embed-bench": "benchmarks/results/embed.json",
+           "embed-bench-fallback": "benchmarks/results/embed_fallback.json", "train-bench": "benchmarks/results/train_step_cpu.json",
+           "reproduce": "results/reproduce_mini.json", "pretrain": "results/pretrain_heldout.csv",
+           "results": "results/summary.csv"}
+BLOCK = re.compile(r"(<!-- begin:(?P<name>[^ ]+) -->\n)(?P<body>(?:.*?\n)?)(<!-- end:(?P=name) -->)", re.S)
+
+
+def source_of(name: str) -> str | None:
+    """The file a block is rendered from (``None`` for blocks this script does not know)."""
+    return name[len("csv:"):] if name.startswith("csv:") else SOURCES.get(name)
+
+
+def csv_table(path: str, base: Path) -> str:
     """Any CSV of results/ as a markdown table (floats to 3 decimals)."""
     import pandas as pd
 
-    p = ROOT / path
+    p = base / path
     if not p.exists():
         return f"_not produced yet: {path} comes from ./reproduce.sh_"
     frame = pd.read_csv(p)
@@ -137,32 +185,83 @@ def csv_table(path: str) -> str:
     return "\n".join([head, *rows])
 
 
-def render(text: str) -> str:
-    generic = re.compile(r"(<!-- begin:csv:(?P<path>[^ ]+) -->\n)(?:.*?\n)?(<!-- end:csv:(?P=path) -->)", re.S)
-    text = generic.sub(lambda m: m.group(1) + csv_table(m.group("path")) + "\n" + m.group(3), text)
-    for name, make in BLOCKS.items():
-        pattern = re.compile(rf"(<!-- begin:{name} -->\n)(?:.*?\n)?(<!-- end:{name} -->)", re.S)
-        text = pattern.sub(lambda m, body=make(): m.group(1) + body + "\n" + m.group(2), text)
-    return text
+def render_block(name: str, base: Path) -> str | None:
+    """The body of block ``name`` rendered from the files under ``base`` (``None``: unknown block)."""
+    if name.startswith("csv:"):
+        return csv_table(source_of(name), base) + "\n"
+    return BLOCKS[name](base) + "\n" if name in BLOCKS else None
 
 
-def main() -> int:
+def render(text: str, base: Path = ROOT) -> str:
+    def replace(m: re.Match[str]) -> str:
+        body = render_block(m.group("name"), base)
+        return m.group(0) if body is None else m.group(1) + body + m.group(4)
+
+    return BLOCK.sub(replace, text)
+
+
+def committed_sources(root: Path, paths: set[str], into: Path) -> Path | None:
+    """Copy the git HEAD version of each of ``paths`` under ``into``; ``None`` outside a git checkout."""
+    inside = subprocess.run(["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"], capture_output=True, text=True)
+    if inside.returncode != 0 or inside.stdout.strip() != "true":
+        return None
+    for path in paths:
+        shown = subprocess.run(["git", "-C", str(root), "show", f"HEAD:./{path}"], capture_output=True)
+        if shown.returncode == 0:  # files not committed yet have no committed version
+            (into / path).parent.mkdir(parents=True, exist_ok=True)
+            (into / path).write_bytes(shown.stdout)
+    return into
+
+
+def check_page(text: str, root: Path, committed: Path | None) -> tuple[list[str], list[str]]:
+    """(stale blocks, blocks that show the committed file while the file here differs)."""
+    stale, committed_only = [], []
+    for m in BLOCK.finditer(text):
+        name = m.group("name")
+        here = render_block(name, root)
+        if here is None or m.group("body") == here:
+            continue
+        if committed is not None and m.group("body") == render_block(name, committed):
+            committed_only.append(name)
+        else:
+            stale.append(name)
+    return stale, committed_only
+
+
+def pages(root: Path) -> list[Path]:
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true")
-    args = parser.parse_args()
-    stale = []
-    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        old = page.read_text()
-        new = render(old)
-        name = page.relative_to(ROOT)
-        if new != old:
-            stale.append(str(name))
-            if not args.check:
+    parser.add_argument("--root", type=Path, default=ROOT, help="project checkout (default: this one)")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    if not args.check:
+        for page in pages(root):
+            old = page.read_text()
+            new = render(old, root)
+            if new != old:
                 page.write_text(new)
-        if not args.check:
-            print(name, "updated" if new != old else "already up to date")
-    if args.check and stale:
-        print(f"tables are out of date in {', '.join(stale)}: run scripts/render_readme.py")
+            print(page.relative_to(root), "updated" if new != old else "already up to date")
+        return 0
+    texts = {page: page.read_text() for page in pages(root)}
+    needed = {source_of(m.group("name")) for text in texts.values() for m in BLOCK.finditer(text)} - {None}
+    with tempfile.TemporaryDirectory() as tmp:
+        committed = committed_sources(root, needed, Path(tmp))
+        stale, local = {}, {}
+        for page, text in texts.items():
+            name = str(page.relative_to(root))
+            bad, mine = check_page(text, root, committed)
+            stale.update({name: bad} if bad else {})
+            local.update({name: mine} if mine else {})
+    for name, blocks in local.items():
+        print(f"{name}: {', '.join(blocks)} show the committed results; the files here differ (a local run?): "
+              "`python scripts/render_readme.py` re-renders them")
+    if stale:
+        print("tables are out of date: " + "; ".join(f"{n} ({', '.join(b)})" for n, b in stale.items())
+              + ": run scripts/render_readme.py")
         return 1
     return 0
 

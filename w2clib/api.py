@@ -127,7 +127,8 @@ def embed_audio(
         norm: ``"clip"`` (default; an embedding depends only on its own clip) or ``"batch"``
             (statistics over the whole input, reproducing ``wav2clip`` 0.1.0 to <= 1e-5).
         precision: ``"fp32"`` (exact) or ``"bf16"`` (autocast; ~2x faster on CPUs with bf16 and on
-            GPUs; cosine similarity >= 0.999 to fp32).
+            GPUs; cosine similarity >= 0.999 to fp32; fp32 with one warning where bf16 is not
+            native, see :mod:`w2clib.cpu_features`).
         batch_size: clips (or windows) per forward pass; bounds memory, never changes results.
         frame_length, hop_length: frame mode, in samples at 16 kHz (e.g. 16000 and 800 for 1 s
             windows every 50 ms); see :mod:`w2clib.inference` for the centring and padding rule.

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from . import frontend
+from .cpu_features import resolve_precision
 from .frontend import Norm
 from .model import Wav2CLIP
 
@@ -106,7 +107,7 @@ def evaluation_mode(model: torch.nn.Module) -> Iterator[None]:
 
 
 def _autocast(device: torch.device, precision: Precision) -> contextlib.AbstractContextManager[object]:
-    if precision == "bf16":
+    if resolve_precision(precision, device) == "bf16":  # fp32, with one warning, where bf16 is not native
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
