@@ -2,6 +2,7 @@
 
     w2clib prepare NAME [NAME ...] [--data-home DIR] [--profile P] [--videos --extract --fps F --shard i/n]
     w2clib teacher-features --profile P --dataset D [--shard i/n] [--out DIR]
+    w2clib shards --profile P [--set section.key=value ...]
     w2clib pretrain --profile P --out DIR [--resume] [--set key=value ...]
 """
 
@@ -102,6 +103,24 @@ def run_teacher_features(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------- pretrain
+def _configure_shards(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", required=True, help="profile with pretrain.data: shards and data_options.dataset")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a key of the profile (YAML value), e.g. --set pretrain.data_options.workers=16")
+
+
+@command("shards", _configure_shards)
+def run_shards(args: argparse.Namespace) -> int:
+    """Write the training input (shard sets) of a profile from its dataset's manifest and teacher targets."""
+    from .config import load_profile
+    from .training.inputs import write_training_input
+
+    written = write_training_input(load_profile(args.profile, args.set))
+    for split, folder in written.items():
+        print(f"{split}: {folder}")
+    return 0
+
+
 def _configure_pretrain(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="mini", help="profile whose pretrain: section drives the run")
     p.add_argument("--out", required=True, help="run folder: checkpoint.safetensors, config.json, metrics.csv")

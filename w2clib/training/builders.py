@@ -103,7 +103,7 @@ def _shards_of_dataset(config: PretrainConfig, options: dict[str, Any], profile:
     for folder in (train_dir, valid_dir):
         if folder is not None and not (folder / INDEX).is_file():
             raise FileNotFoundError(f"{folder} is not written yet: run the training-input stage (notebook 03, or "
-                                    f"`w2clib shards write --profile {profile.path}`)")
+                                    f"`w2clib shards --profile {profile.path}`)")
     verify = bool(options.get("verify", False))
     train = ShardSource(train_dir, name=options.get("name", opts.dataset), verify=verify)
     parts = [BatchPart(train, config.batch_size)]

@@ -16,7 +16,7 @@ Each set records the key of its inputs (manifest rows, teacher-target folder, le
 ``input.json``; a set whose inputs changed is rebuilt, a complete one with the same key is reused, and
 writing resumes shard by shard.  A set that would hold no clip is an error that says why.
 
-    w2clib shards write --profile paper          # the same stage from a shell (see w2clib.commands)
+    w2clib shards --profile paper          # the same stage from a shell (see w2clib.commands)
 """
 
 from __future__ import annotations
