@@ -102,10 +102,9 @@ def _prepare(candidates: Mapping[str, str], references: Mapping[str, Sequence[st
              ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     if not candidates:
         raise ValueError("no candidate captions to score")
-    if set(candidates) != set(references):
-        extra, lacking = sorted(set(candidates) - set(references)), sorted(set(references) - set(candidates))
-        raise ValueError(f"candidates and references must cover the same clips: {len(extra)} clips without "
-                         f"references (e.g. {extra[:3]}), {len(lacking)} without a candidate (e.g. {lacking[:3]})")
+    extra = sorted(set(candidates) - set(references))
+    if extra:
+        raise ValueError(f"{len(extra)} candidate clips have no references (e.g. {extra[:3]})")
     gts, res = {}, {}
     for key in sorted(candidates):
         refs = [" ".join(tokenize(r)) for r in references[key] if isinstance(r, str)]
@@ -136,7 +135,8 @@ def caption_metrics(
 
     Args:
         candidates: clip id -> the generated caption (an empty string is allowed).
-        references: clip id -> its reference captions (one or more non-empty).
+        references: clip id -> its reference captions (one or more non-empty); clips without a
+            candidate are ignored.
         metrics: names from :data:`METRICS`; SPIDEr needs CIDEr-D and SPICE.
 
     Returns:
@@ -144,7 +144,7 @@ def caption_metrics(
         their Java tools cannot run here.
 
     Raises:
-        ValueError: the keys differ, a clip has no usable reference, or an unknown metric.
+        ValueError: a candidate clip has no (usable) reference, or an unknown metric.
     """
     return score_runs({"": candidates}, references, metrics)[""]
 

@@ -18,7 +18,7 @@ __all__ = ["PAD", "BOS", "EOS", "UNK", "SPECIALS", "tokenize", "clean_caption", 
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")  # letters/digits of any script, in-word apostrophes
 
 
 def clean_caption(text: object) -> str:
@@ -31,7 +31,7 @@ def clean_caption(text: object) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case words of ``text`` (letters, digits and in-word apostrophes); punctuation is dropped.
+    """Lower-case words of ``text`` (letters and digits of any script, in-word apostrophes); punctuation is dropped.
 
     >>> tokenize("A dog barks, loudly!")
     ['a', 'dog', 'barks', 'loudly']
