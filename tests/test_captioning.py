@@ -192,3 +192,32 @@ def test_retrieval_returns_the_nearest_caption_and_constant_the_most_typical_one
     caption, score = best_constant_caption(refs, max_candidates=3, max_clips=10)
     assert caption == "a dog barks" and score > 0
     assert distinct_captions([["A dog.", "a dog"], ["rain"]]) == ["A dog.", "rain"]
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def test_caption_command_captions_files_with_a_saved_captioner(tmp_path, capsys):
+    import soundfile as sf
+
+    from w2clib.baselines import get_baseline
+    from w2clib.cli import main
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    paths = []
+    for i, freq in enumerate((220.0, 880.0, 220.0, 880.0)):
+        path = tmp_path / f"tone{i}.wav"
+        sf.write(path, (0.5 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.normal(size=t.size)).astype(np.float32),
+                 16000)
+        paths.append(str(path))
+    x = get_baseline("logmel_stats").embed(paths)
+    caps = [["a low hum"], ["a high beep"]] * 2
+    cfg = DecoderConfig(prefix_length=2, d_model=16, n_layers=1, n_heads=2, dim_feedforward=32, epochs=30,
+                        batch_size=4, lr=5e-3, beam_size=1, dropout=0.0)
+    train_captioner(np.tile(x, (4, 1)), caps * 4, cfg, embedder={"name": "logmel_stats"}).save(tmp_path / "cap")
+    assert main(["caption", paths[0], paths[1], "--captioner", str(tmp_path / "cap")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [f"{paths[0]}\ta low hum", f"{paths[1]}\ta high beep"]
+    assert main(["caption", paths[0], "--captioner", str(tmp_path / "nothing")]) == 2
+    assert "not a captioner folder" in capsys.readouterr().err
