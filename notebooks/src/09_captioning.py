@@ -30,7 +30,7 @@ import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from w2clib.config import load_profile
 from w2clib.evaluate.captioning import captioning_config, captioning_table
@@ -76,8 +76,8 @@ scored.pivot_table(index=["subset", "system"], columns="metric", values="value",
 # Test clips with their references (separated by `|`) and each system's caption (first seed).
 
 # %%
-examples = pd.read_csv(P.results_dir / "captioning_examples.csv")
-display(Markdown(examples.to_markdown(index=False)))
+with pd.option_context("display.max_colwidth", None):
+    display(pd.read_csv(P.results_dir / "captioning_examples.csv"))
 
 # %% [markdown]
 # ## Figure
