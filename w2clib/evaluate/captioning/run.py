@@ -44,7 +44,7 @@ class CaptioningOutput:
     """What :func:`captioning_table` produced."""
 
     table: pd.DataFrame  # one row per (system, seed, split, subset, metric); skipped metrics: NaN + note
-    rows: list[dict[str, Any]]  # summary.csv rows (test split, all clips)
+    rows: list[dict[str, Any]]  # summary.csv rows (test split, all clips); model = encoder name or baseline
     examples: pd.DataFrame  # test clips: references and each system's caption (first seed)
     captions: pd.DataFrame  # every generated caption: system, seed, split, clip_id, caption
     caption_set: CaptionSet
@@ -221,9 +221,9 @@ def _summary_rows(ctx: EvalContext, cset: CaptionSet, cfg: CaptioningConfig, tab
     rows = []
     for (system, metric), part in test.groupby(["system", "metric"], sort=False):
         how = protocol if str(system).startswith("prefix:") else "train/valid/test; no decoder"
-        rows.append(ctx.row(task="captioning", dataset=cset.name, protocol=how, metric=str(metric),
-                            model=str(system), values=part["value"].tolist(), n_seeds=int(part["seed"].nunique()),
-                            compare=str(system) == system_name("wav2clip")))
+        model = str(system).removeprefix("prefix:")  # the encoder's name, as in the other tasks' rows
+        rows.append(ctx.row(task="captioning", dataset=cset.name, protocol=how, metric=str(metric), model=model,
+                            values=part["value"].tolist(), n_seeds=int(part["seed"].nunique())))
     return rows
 
 
