@@ -4,6 +4,7 @@
     w2clib teacher-features --profile P --dataset D [--shard i/n] [--out DIR]
     w2clib shards --profile P [--set section.key=value ...]
     w2clib pretrain --profile P --out DIR [--resume] [--set key=value ...]
+    w2clib caption FILE... --captioner DIR [--checkpoint CKPT] [--out CAPTIONS.csv]
 """
 
 from __future__ import annotations
@@ -140,4 +141,38 @@ def run_pretrain(args: argparse.Namespace) -> int:
     config = load_pretrain_config(profile, **parse_overrides(args.set))
     train_in_process(profile, Path(args.out), config, resume=args.resume)
     print(f"checkpoint: {Path(args.out)} (load with w2clib.load_model({str(args.out)!r}))")
+    return 0
+
+
+# -------------------------------------------------------------------------------------- caption
+def _configure_caption(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", help="audio files (wav/flac/ogg/mp3) or folders to search")
+    p.add_argument("--captioner", required=True, help="captioner folder (notebook 09 saves <run_dir>/captioner)")
+    p.add_argument("--checkpoint", default=None, help="encoder checkpoint (default: the one it was trained on)")
+    p.add_argument("--beam-size", type=int, default=None, help="1 = greedy (default: the captioner's)")
+    p.add_argument("--out", default=None, help="write a CSV (path, caption) instead of printing")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+
+
+@command("caption", _configure_caption)
+def run_caption(args: argparse.Namespace) -> int:
+    """Caption audio files with a captioner trained on frozen embeddings (notebook 09)."""
+    import pandas as pd
+
+    from ._io import atomic_write_text
+    from .api import file_list
+    from .evaluate.captioning.infer import caption_files
+
+    paths = file_list(args.inputs)
+    if not paths:
+        raise ValueError(f"no audio files found in {args.inputs}")
+    captions = caption_files(paths, args.captioner, checkpoint=args.checkpoint, beam_size=args.beam_size,
+                             device=args.device)
+    table = pd.DataFrame({"path": [str(p) for p in paths], "caption": captions})
+    if args.out:
+        atomic_write_text(args.out, table.to_csv(index=False))
+        print(f"wrote {args.out}: {len(table)} caption(s)")
+    else:
+        for row in table.itertuples(index=False):
+            print(f"{row.path}\t{row.caption}")
     return 0

@@ -1,0 +1,223 @@
+"""Captioning: metric wrapper on hand-computed cases, vocabulary, caption sets, decoder, baselines."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("pycocoevalcap")
+
+from w2clib.evaluate.captioning import metrics as M  # noqa: E402
+from w2clib.evaluate.captioning.baselines import (  # noqa: E402
+    best_constant_caption,
+    distinct_captions,
+    retrieval_captions,
+)
+from w2clib.evaluate.captioning.dataset import (  # noqa: E402
+    embedded_caption_set,
+    gm_instrument,
+    gm_references,
+    read_caption_table,
+    register,
+)
+from w2clib.evaluate.captioning.decoder import DecoderConfig, load_captioner, train_captioner  # noqa: E402
+from w2clib.evaluate.captioning.vocab import UNK, Vocabulary, tokenize  # noqa: E402
+
+PY_METRICS = ("BLEU_1", "BLEU_2", "BLEU_3", "BLEU_4", "ROUGE_L", "CIDEr-D")
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+
+
+def test_identical_candidate_and_references_score_one_on_bleu_and_rouge():
+    refs = {"a": ["A dog barks twice in the yard."], "b": ["Rain falls on a tin roof."]}
+    cands = {"a": "a dog barks twice in the yard", "b": "rain falls on a tin roof"}
+    out = M.caption_metrics(cands, refs, PY_METRICS)
+    for n in range(1, 5):
+        assert out.corpus[f"BLEU_{n}"] == pytest.approx(1.0, abs=1e-6)
+    assert out.corpus["ROUGE_L"] == pytest.approx(1.0)
+    # CIDEr-D: cosine 1 for every n, no length penalty, x10 (the clips share no words, so no idf is 0)
+    assert out.corpus["CIDEr-D"] == pytest.approx(10.0, abs=1e-6)
+
+
+def test_bleu_matches_a_hand_computed_case():
+    # candidate "a b c d" vs reference "a b c e": unigram precision 3/4, bigram 2/3, no brevity penalty
+    out = M.caption_metrics({"x": "a b c d"}, {"x": ["a b c e"]}, ["BLEU_1", "BLEU_2"])
+    assert out.corpus["BLEU_1"] == pytest.approx(0.75, abs=1e-6)
+    assert out.corpus["BLEU_2"] == pytest.approx((0.75 * 2 / 3) ** 0.5, abs=1e-6)
+
+
+def test_empty_candidate_scores_zero_and_clip_without_reference_is_refused():
+    out = M.caption_metrics({"a": "", "b": "rain on a roof"}, {"a": ["a dog"], "b": ["rain on a roof"]},
+                            ["CIDEr-D", "BLEU_1"])
+    assert out.per_clip["CIDEr-D"][0] == 0.0 and out.per_clip["CIDEr-D"][1] > 0
+    with pytest.raises(ValueError, match="no non-empty reference"):
+        M.caption_metrics({"a": "dog"}, {"a": ["", "  "]}, ["BLEU_1"])
+    with pytest.raises(ValueError, match="have no references"):
+        M.caption_metrics({"a": "dog", "z": "cat"}, {"a": ["dog"]}, ["BLEU_1"])
+    with pytest.raises(ValueError, match="unknown caption metrics"):
+        M.caption_metrics({"a": "dog"}, {"a": ["dog"]}, ["BLEU_5"])
+
+
+def test_spice_and_spider_are_skipped_with_a_reason_without_java(monkeypatch):
+    monkeypatch.setattr(M, "java_runtime", lambda: None)
+    out = M.caption_metrics({"a": "dog"}, {"a": ["dog"]}, ["CIDEr-D", "METEOR", "SPICE", "SPIDEr"])
+    assert set(out.skipped) == {"METEOR", "SPICE", "SPIDEr"}
+    assert "Java" in out.skipped["SPICE"] and "SPICE" in out.skipped["SPIDEr"]
+    assert "SPIDEr" not in out.corpus
+
+
+@pytest.mark.skipif(M.java_runtime() is None, reason="METEOR needs a Java runtime")
+def test_meteor_of_identical_captions_is_one_through_java():
+    out = M.score_runs({"same": {"a": "a dog barks"}, "other": {"a": "music plays"}},
+                       {"a": ["a dog barks"]}, ["METEOR"])
+    assert out["same"].corpus["METEOR"] == pytest.approx(1.0, abs=1e-6)
+    assert out["other"].corpus["METEOR"] < 0.2
+
+
+# ------------------------------------------------------------------------------------------------ vocabulary
+
+
+def test_vocabulary_maps_unknown_words_to_unk_and_decodes_up_to_eos():
+    vocab = Vocabulary.build(["A dog barks.", "a cat meows"])
+    ids = vocab.encode("a zebra barks")
+    assert ids[2] == UNK and vocab.decode(ids[1:]) == "a barks"
+    assert vocab.unknown_share(["a zebra"]) == 0.5
+    assert tokenize("Café, it's LOUD!") == ["café", "it's", "loud"]
+    with pytest.raises(ValueError, match="no word"):
+        Vocabulary.build(["", "  ", "!!"])
+
+
+# ------------------------------------------------------------------------------------------------ caption sets
+
+
+def test_gm_references_describe_register_dynamics_and_instrument():
+    assert [register(k) for k in (36, 51, 52, 67, 68, 84)] == ["low", "low", "middle", "middle", "high", "high"]
+    refs = gm_references(42, 40, 40, 4)  # cello, low key, velocity 40
+    assert len(refs) == len(set(refs)) == 4
+    assert all("cello" in r and "low" in r for r in refs) and any("soft" in r for r in refs)
+    assert "snare drum" in gm_references(128, 38, 127, 3)[0] and "loud" in gm_references(128, 38, 127, 3)[0]
+    assert gm_instrument(24) == "nylon acoustic guitar" and gm_instrument(80) == "square lead synth"
+    with pytest.raises(ValueError, match="1-5"):
+        gm_references(0, 60, 100, 6)
+
+
+def _gm(n: int, split: str, font: str) -> pd.DataFrame:
+    return pd.DataFrame({"clip_id": [f"{font}/p{i:03d}" for i in range(n)], "audio_path": "x.flac", "split": split,
+                         "program": [i % 8 for i in range(n)], "pitch": 60, "velocity": 100})
+
+
+def test_embedded_caption_set_splits_and_drops_clips_without_captions():
+    gm = pd.concat([_gm(60, "train", "fluidr3"), _gm(20, "test", "timgm6mb")], ignore_index=True)
+    tux = pd.DataFrame({"clip_id": ["tux/cow", "tux/blank", "tux/owl"], "audio_path": "y.ogg",
+                        "split": ["train", "train", "test"], "caption": ["A cow.", "   ", "An owl."]})
+    cset = embedded_caption_set(gm, tux, references_per_clip=3, valid_fraction=0.2)
+    assert cset.dropped["clip_without_caption"] == 1 and "tux/blank" not in set(cset.clips["clip_id"])
+    counts = cset.clips["split"].value_counts()
+    assert counts["test"] == 21 and 0 < counts["valid"] < 30 and counts["train"] + counts["valid"] == 61
+    assert (cset.clips.loc[cset.clips["source"] == "gm", "references"].map(len) == 3).all()
+    assert set(cset.clips.loc[cset.clips["split"] == "valid", "clip_id"]).isdisjoint(
+        cset.clips.loc[cset.clips["split"] == "test", "clip_id"])
+
+
+def test_caption_table_in_iso_8859_1_is_read_and_empty_captions_dropped(tmp_path):
+    path = tmp_path / "captions.csv"
+    text = "file_name,caption_1,caption_2\na.wav,Un café bruyant,\nb.wav,,\n"
+    path.write_bytes(text.encode("iso-8859-1"))
+    with pytest.raises(UnicodeDecodeError):
+        path.read_text(encoding="utf-8")
+    df = read_caption_table(path)
+    assert df["clip_id"].tolist() == ["a"] and df["references"][0] == ["Un café bruyant"]
+    assert df.attrs["dropped"] == {"empty_caption": 3, "clip_without_caption": 1}
+    (tmp_path / "bad.csv").write_text("name,text\nx,y\n")
+    with pytest.raises(ValueError, match="file_name"):
+        read_caption_table(tmp_path / "bad.csv")
+
+
+# ------------------------------------------------------------------------------------------------ decoder
+
+
+WORDS = ["dog barks", "cat meows", "bird sings", "car passes"]
+
+
+def _toy(n: int = 160, seed: int = 0) -> tuple[np.ndarray, list[list[str]]]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 16)).astype(np.float32)
+    cls = np.arange(n) % 4
+    x[np.arange(n), cls] += 4.0
+    return x, [[f"a {WORDS[c]}", f"the {WORDS[c]} loudly", ""] for c in cls]
+
+
+def test_prefix_captioner_learns_a_toy_task_and_round_trips_through_its_folder(tmp_path):
+    import torch
+
+    torch.set_num_threads(1)
+    x, caps = _toy()
+    cfg = DecoderConfig(prefix_length=2, d_model=32, n_layers=1, n_heads=2, dim_feedforward=64, epochs=25,
+                        batch_size=32, lr=3e-3, beam_size=3)
+    model = train_captioner(x, caps, cfg, seed=0, valid=(x[:20], caps[:20]), embedder={"name": "toy"})
+    assert model.history[-1]["train_loss"] < model.history[0]["train_loss"]
+    for beam in (1, 3):
+        out = model.generate(x[:8], beam_size=beam)
+        assert all(WORDS[i % 4] in caption for i, caption in enumerate(out)), out
+    model.save(tmp_path / "cap")
+    again = load_captioner(tmp_path / "cap")
+    assert again.generate(x[:8]) == model.generate(x[:8]) and again.embedder == {"name": "toy"}
+    with pytest.raises(ValueError, match=r"\(n, 16\)"):
+        again.generate(x[:, :8])
+    (tmp_path / "cap" / "captioner.safetensors").write_bytes(b"tampered")
+    with pytest.raises(ValueError, match="SHA-256"):
+        load_captioner(tmp_path / "cap")
+    meta = json.loads((tmp_path / "cap" / "config.json").read_text())
+    assert meta["vocabulary"][:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
+
+
+def test_training_refuses_clips_that_all_lack_captions():
+    with pytest.raises(ValueError, match="no clip has a non-empty caption"):
+        train_captioner(np.zeros((2, 4), np.float32), [["", " "], []], DecoderConfig(epochs=1))
+    with pytest.raises(ValueError, match="one caption list per clip"):
+        train_captioner(np.zeros((3, 4), np.float32), [["a"]], DecoderConfig(epochs=1))
+
+
+# ------------------------------------------------------------------------------------------------ baselines
+
+
+def test_retrieval_returns_the_nearest_caption_and_constant_the_most_typical_one():
+    texts = ["a dog", "a cat"]
+    assert retrieval_captions(np.array([[0.1, 1.0], [2.0, 0.0]]), texts, np.eye(2)) == ["a cat", "a dog"]
+    refs = [["a dog barks"], ["a dog barks loudly"], ["a dog barks"], ["rain"]]
+    caption, score = best_constant_caption(refs, max_candidates=3, max_clips=10)
+    assert caption == "a dog barks" and score > 0
+    assert distinct_captions([["A dog.", "a dog"], ["rain"]]) == ["A dog.", "rain"]
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def test_caption_command_captions_files_with_a_saved_captioner(tmp_path, capsys):
+    import soundfile as sf
+
+    from w2clib.baselines import get_baseline
+    from w2clib.cli import main
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    paths = []
+    for i, freq in enumerate((220.0, 880.0, 220.0, 880.0)):
+        path = tmp_path / f"tone{i}.wav"
+        sf.write(path, (0.5 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.normal(size=t.size)).astype(np.float32),
+                 16000)
+        paths.append(str(path))
+    x = get_baseline("logmel_stats").embed(paths)
+    caps = [["a low hum"], ["a high beep"]] * 2
+    cfg = DecoderConfig(prefix_length=2, d_model=16, n_layers=1, n_heads=2, dim_feedforward=32, epochs=30,
+                        batch_size=4, lr=5e-3, beam_size=1, dropout=0.0)
+    train_captioner(np.tile(x, (4, 1)), caps * 4, cfg, embedder={"name": "logmel_stats"}).save(tmp_path / "cap")
+    assert main(["caption", paths[0], paths[1], "--captioner", str(tmp_path / "cap")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [f"{paths[0]}\ta low hum", f"{paths[1]}\ta high beep"]
+    assert main(["caption", paths[0], "--captioner", str(tmp_path / "nothing")]) == 2
+    assert "not a captioner folder" in capsys.readouterr().err
