@@ -11,6 +11,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 marker=(-m "not slow")
-if [[ "${1:-}" == "--slow" ]]; then marker=(-m "slow or not slow"); shift; fi
+if [[ "${1:-}" == "--slow" ]]; then
+  marker=(-m "slow or not slow"); shift
+  export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-slow}" W2C_FAULT_POINTS="${W2C_FAULT_POINTS:-10}"
+fi
 scripts/bootstrap.sh
 exec "${W2C_VENV:-.venv}/bin/python" -m pytest tests notebooks --nbval-lax "${marker[@]}" "$@"

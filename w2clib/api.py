@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._validate import check_number
 from .audio import SAMPLE_RATE, AudioArray, as_waveform_batch, warn_if_silent
 from .checkpoints import load_checkpoint
 from .frontend import Norm, check_norm
 from .inference import (
     Precision,
+    check_batch_size,
     check_frames,
     check_precision,
     encode_batches,
@@ -48,6 +50,8 @@ def load_model(
     *,
     pretrained: bool = True,
     device: str | torch.device | None = None,
+    verify: bool = True,
+    allow_unfinished: bool = False,
 ) -> Wav2CLIP:
     """Load a Wav2CLIP encoder in eval mode.
 
@@ -57,6 +61,10 @@ def load_model(
         pretrained: ``False`` builds the paper architecture with random weights (no download);
             ``checkpoint`` must then be ``None``.
         device: ``"cpu"``, ``"cuda"``, ... ; ``None`` picks CUDA when available, else CPU.
+        verify: check a w2clib folder's weights against the SHA-256 in its ``config.json`` (a folder
+            without one is refused); ``False`` skips the check -- only for files you made yourself.
+        allow_unfinished: load a training folder whose run has not finished (killed or still
+            running); refused by default so a half-trained encoder is never taken for the result.
 
     Returns:
         The model (``torch.nn.Module``), parameters in channels-last layout for fast convolutions.
@@ -66,7 +74,8 @@ def load_model(
             raise ValueError("pass either checkpoint=... or pretrained=False (random weights), not both")
         model = build_model(ModelConfig())
     else:
-        model = load_checkpoint("wav2clip" if checkpoint is None else checkpoint)
+        model = load_checkpoint("wav2clip" if checkpoint is None else checkpoint, verify=verify,
+                                allow_unfinished=allow_unfinished)
     model = model.to(_resolve_device(device)).to(memory_format=torch.channels_last)
     return model.eval()
 
@@ -82,7 +91,7 @@ def get_model(
     Unlike the reference, ``pretrained=False`` gives the full model (backbone + head) in eval mode,
     and frame settings are remembered as defaults for :func:`embed_audio`.
     """
-    check_frames(frame_length, hop_length)
+    frame_length, hop_length = check_frames(frame_length, hop_length)
     model = load_model(pretrained=pretrained, device=device)
     model.frame_length, model.hop_length = frame_length, hop_length
     return model
@@ -93,8 +102,7 @@ def _frame_settings(
 ) -> tuple[int | None, int | None]:
     if frame_length is None and hop_length is None:
         frame_length, hop_length = getattr(model, "frame_length", None), getattr(model, "hop_length", None)
-    check_frames(frame_length, hop_length)
-    return frame_length, hop_length
+    return check_frames(frame_length, hop_length)
 
 
 def _check_model(model: object) -> Wav2CLIP:
@@ -117,6 +125,7 @@ def embed_audio(
     frame_length: int | None = None,
     hop_length: int | None = None,
     center: bool = True,
+    channels: str | None = None,
 ) -> np.ndarray:
     """Embed waveforms.
 
@@ -133,6 +142,9 @@ def embed_audio(
         frame_length, hop_length: frame mode, in samples at 16 kHz (e.g. 16000 and 800 for 1 s
             windows every 50 ms); see :mod:`w2clib.inference` for the centring and padding rule.
         center: centre windows on ``i * hop_length`` (default) or start them there (reference).
+        channels: ``None``: 2-D audio is (n_clips, n_samples) and a second axis of <= 8 samples is
+            refused as a likely (samples, channels) array; ``"first"`` / ``"last"``: 2-D audio is
+            ONE clip laid out (channels, samples) / (samples, channels), averaged to mono.
 
     Returns:
         float32 (n_clips, D) in clip mode, (n_clips, D, n_frames) in frame mode; D = 512 for the
@@ -141,8 +153,9 @@ def embed_audio(
     model = _check_model(model)
     check_norm(norm)
     check_precision(precision)
+    batch_size = check_batch_size(batch_size)
     frame_length, hop_length = _frame_settings(model, frame_length, hop_length)
-    wave = as_waveform_batch(audio, sample_rate)
+    wave = as_waveform_batch(audio, sample_rate, channels=channels)
     warn_if_silent(wave)
     out = encode_waveforms(
         model, wave, norm=norm, precision=precision, batch_size=batch_size,
@@ -219,7 +232,9 @@ def embed_files(
         window centres are :func:`w2clib.inference.frame_centers`.
 
     Raises:
-        FileNotFoundError / ValueError naming the file that is missing or unreadable.
+        FileNotFoundError / ValueError naming the file that is missing, unreadable, or holds NaN/inf
+        or absurdly large samples (with the time of the first one).  A file shorter than its header
+        says (truncated) is embedded as read, with a warning naming it.
     """
     model = _check_model(model)
     if norm != "clip":
@@ -229,9 +244,14 @@ def embed_files(
             "lengths are not defined; load the files and call embed_audio(..., norm='batch') instead"
         )
     check_precision(precision)
+    batch_size = check_batch_size(batch_size)
+    max_clip_seconds = check_number("max_clip_seconds", max_clip_seconds, high=24 * 3600.0)
+    segment_seconds = check_number("segment_seconds", segment_seconds, low=0.1, low_inclusive=True, high=600.0)
     frame_length, hop_length = _frame_settings(model, frame_length, hop_length)
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    if not isinstance(paths, Sequence) or not all(isinstance(p, (str, os.PathLike)) for p in paths):
+        raise TypeError(f"paths must be a path or a sequence of paths (str or os.PathLike), got {paths!r:.200}")
     readers = [StreamReader(p) for p in paths]  # opens headers only: fails early on a bad path
     from tqdm.auto import tqdm
 

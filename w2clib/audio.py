@@ -7,7 +7,9 @@ Everything downstream (the front end, the encoder, training) sees float32 mono w
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,8 @@ from typing import Union
 
 import numpy as np
 import torch
+
+from ._validate import check_sample_rate
 
 __all__ = [
     "SAMPLE_RATE",
@@ -27,6 +31,9 @@ __all__ = [
     "pcm_to_float",
     "fit_length",
     "silent_rows",
+    "check_peak",
+    "check_resample",
+    "MAX_PEAK",
 ]
 
 SAMPLE_RATE = 16000
@@ -36,6 +43,15 @@ AudioArray = Union[np.ndarray, torch.Tensor]
 
 # Peak amplitude below which a clip counts as silent (about -100 dBFS).
 SILENCE_PEAK = 1e-5
+
+MAX_PEAK = 1e12
+"""Largest accepted absolute sample value.  Float audio is expected in [-1, 1] (integer PCM cast to
+float reaches ~2e9, which still embeds correctly); the power spectrum of a clip peaking near 1e17
+overflows float32 and would give NaN embeddings, so anything above this bound is refused."""
+
+# Largest windowed-sinc kernel (in floats) a resampling may build: torchaudio's kernel is
+# (target / gcd) x (orig / gcd + taps), so a rate like 44101 Hz (gcd 1 with 16000) would need 2.8 GB.
+_MAX_RESAMPLE_KERNEL = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -76,7 +92,26 @@ def audio_info(path: str | os.PathLike[str]) -> AudioInfo:
         info = sf.info(str(path))
     except Exception as err:  # soundfile raises LibsndfileError/RuntimeError variants
         raise _open_error(path, err) from err
+    _warn_if_truncated(path, info)
     return AudioInfo(path, int(info.samplerate), int(info.frames), int(info.channels))
+
+
+def _warn_if_truncated(path: Path, info: object) -> None:
+    """Warn when libsndfile reports a data chunk shorter than the header promises (a cut-off file)."""
+    log = str(getattr(info, "extra_info", ""))
+    cut = re.search(r"\bdata\s*:\s*(\d+)\s*\(should be (\d+)\)", log)
+    align = re.search(r"Block Align\s*:\s*(\d+)", log)
+    if cut is None or int(cut.group(1)) <= int(cut.group(2)):
+        return
+    block = int(align.group(1)) if align and int(align.group(1)) > 0 else 1
+    rate = max(int(getattr(info, "samplerate", 1)), 1)
+    expected, found = int(cut.group(1)) // block, int(getattr(info, "frames", 0))
+    warnings.warn(
+        f"audio file {str(path)!r} is truncated: its header promises {expected} samples "
+        f"({expected / rate:.3f} s) but it holds {found} ({found / rate:.3f} s); it is read as the "
+        "shorter file. Re-download or re-extract it.",
+        stacklevel=3,
+    )
 
 
 def load_audio(
@@ -134,32 +169,65 @@ def pcm_to_float(audio: AudioArray) -> torch.Tensor:
     return tensor.to(torch.float32) / scales[dtype]
 
 
-def resample(wave: torch.Tensor, orig_rate: int, target_rate: int = SAMPLE_RATE) -> torch.Tensor:
-    """Band-limited (windowed sinc) resampling along the last axis, float32 in and out."""
+def check_resample(orig_rate: int, target_rate: int = SAMPLE_RATE, *, name: str = "sample rate") -> None:
+    """Refuse a rate pair whose resampling filter would need unbounded memory (no common factor)."""
     if orig_rate <= 0 or target_rate <= 0:
-        raise ValueError(f"sample rates must be positive, got {orig_rate} -> {target_rate}")
-    if orig_rate == target_rate:
+        raise ValueError(f"sample rates must be positive, got {name} {orig_rate} -> {target_rate}")
+    g = math.gcd(int(orig_rate), int(target_rate))
+    up, down = target_rate // g, orig_rate // g
+    taps = 2 * math.ceil(6 * down / (min(up, down) * 0.99)) + down
+    if up * taps > _MAX_RESAMPLE_KERNEL:
+        raise ValueError(
+            f"{name} {orig_rate} Hz cannot be resampled to {target_rate} Hz with bounded memory: the two "
+            f"rates share only the factor {g}, so the filter would take {up * taps * 4 / 2**30:.1f} GiB. "
+            "Resample the audio to a standard rate first (e.g. 44100, 48000 or 16000 Hz)"
+        )
+
+
+def resample(wave: torch.Tensor, orig_rate: int, target_rate: int = SAMPLE_RATE) -> torch.Tensor:
+    """Band-limited (windowed sinc) resampling along the last axis, float32 in and out.
+
+    Raises:
+        ValueError: a rate is not positive, or the pair needs an unbounded filter (see
+            :func:`check_resample`).
+    """
+    if orig_rate == target_rate and orig_rate > 0:
         return wave
+    check_resample(orig_rate, target_rate)
     import torchaudio.functional as AF
 
     return AF.resample(wave, int(orig_rate), int(target_rate))
 
 
+# A 2-D input whose second axis is at most this long is taken for (samples, channels), not clips.
+_MAX_CHANNELS = 8
+
+
 def as_waveform_batch(
-    audio: AudioArray, sample_rate: int = SAMPLE_RATE, *, name: str = "audio"
+    audio: AudioArray, sample_rate: int = SAMPLE_RATE, *, name: str = "audio", channels: str | None = None
 ) -> torch.Tensor:
     """Validate user audio and return a float32 (n_clips, n_samples) tensor at 16 kHz.
 
     Args:
         audio: 1-D (n_samples,) or 2-D (n_clips, n_samples) numpy array or torch tensor, float
             in [-1, 1] or integer PCM, at ``sample_rate``.
-        sample_rate: rate of ``audio`` in Hz; anything other than 16 kHz is resampled.
+        sample_rate: rate of ``audio`` in Hz, a whole number from 1 kHz to 384 kHz; anything other
+            than 16 kHz is resampled.
         name: how error messages refer to the input.
+        channels: ``None`` (default): 2-D means (n_clips, n_samples), and a second axis of at most 8
+            samples is refused as a likely (samples, channels) array.  ``"first"``: ``audio`` is one
+            multichannel clip (channels, samples); ``"last"``: one clip (samples, channels).  Both
+            average the channels into one mono clip.
 
     Raises:
-        TypeError: not an array, or an unsupported dtype.
-        ValueError: wrong number of dimensions, no samples, or NaN/inf values.
+        TypeError: not an array, an unsupported dtype, or a non-integer ``sample_rate``.
+        ValueError: wrong number of dimensions, no samples, NaN/inf or absurdly large values
+            (> ``MAX_PEAK``), a likely (samples, channels) layout, or a rate out of range.
     """
+    sample_rate = check_sample_rate(sample_rate)
+    if channels not in (None, "first", "last"):
+        raise ValueError(f"channels must be None, 'first' or 'last', got {channels!r}")
+    check_resample(sample_rate, SAMPLE_RATE, name="sample_rate")
     if not isinstance(audio, (np.ndarray, torch.Tensor)):
         raise TypeError(
             f"{name} must be a numpy array or torch tensor, got {type(audio).__name__}; "
@@ -170,7 +238,17 @@ def as_waveform_batch(
             f"{name} must be 1-D (n_samples,) or 2-D (n_clips, n_samples), got shape "
             f"{tuple(audio.shape)}; downmix multichannel audio first (e.g. audio.mean(axis=-1))"
         )
+    if channels is not None and audio.ndim != 2:
+        raise ValueError(f"channels={channels!r} needs a 2-D {name}, got shape {tuple(audio.shape)}")
+    if channels is None and audio.ndim == 2 and audio.shape[0] > 0 and 0 < audio.shape[1] <= _MAX_CHANNELS:
+        raise ValueError(
+            f"{name} of shape {tuple(audio.shape)} looks like (samples, channels); pass (channels, samples) "
+            f"with channels='first' (or channels='last' for this layout), or downmix "
+            "(audio.mean(axis=-1)) first. 2-D input means (n_clips, n_samples)"
+        )
     wave = pcm_to_float(audio.detach() if isinstance(audio, torch.Tensor) else audio)
+    if channels is not None and wave.numel() > 0:
+        wave = wave.mean(dim=0 if channels == "first" else 1)
     wave = wave.reshape(1, -1) if wave.ndim == 1 else wave
     if wave.shape[0] == 0 or wave.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {tuple(audio.shape)}); pass at least one sample per clip")
@@ -181,9 +259,21 @@ def as_waveform_batch(
             f"{name} contains NaN or infinite samples in clip(s) {bad[:10]}; "
             "clean the input (e.g. np.nan_to_num) before embedding"
         )
+    check_peak(wave, name)
     if sample_rate != SAMPLE_RATE:
-        wave = resample(wave.contiguous(), int(sample_rate), SAMPLE_RATE)
+        wave = resample(wave.contiguous(), sample_rate, SAMPLE_RATE)
     return wave.contiguous()
+
+
+def check_peak(wave: torch.Tensor, name: str = "audio") -> None:
+    """Refuse (n, samples) audio whose absolute peak exceeds :data:`MAX_PEAK` (NaN embeddings otherwise)."""
+    peaks = wave.abs().amax(dim=-1) if wave.numel() else wave.new_zeros(0)
+    rows = (peaks > MAX_PEAK).nonzero().flatten().tolist()
+    if rows:
+        raise ValueError(
+            f"{name} has samples up to {float(peaks.max()):.3g} in clip(s) {rows[:10]}, far outside [-1, 1] "
+            f"(limit {MAX_PEAK:g}); scale it first, e.g. audio / np.abs(audio).max()"
+        )
 
 
 def silent_rows(wave: torch.Tensor, threshold: float = SILENCE_PEAK) -> list[int]:

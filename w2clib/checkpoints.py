@@ -8,7 +8,10 @@ Formats
   ``torch.load(..., weights_only=True)`` only -- no pickled code is ever executed.
 * Our format: a folder with ``checkpoint.safetensors`` (same key layout) and ``config.json``
   (``{"model": ModelConfig, "sha256": <of the safetensors file>, ...}``); the hash is verified on
-  every load.
+  every load, and a folder without one is refused unless the caller passes ``verify=False``.
+  A folder written by the trainer also carries ``training.finished``: ``false`` while the run is
+  going (or was killed), ``true`` once it completed; an unfinished run loads only with
+  ``allow_unfinished=True``.
 
 Downloads come from the release URL, or from a mirror (``$W2C_CHECKPOINT_MIRROR``, else
 ``$W2C_MIRROR/checkpoints``: :mod:`w2clib.mirrors`); they go to ``$W2C_CHECKPOINT_DIR`` (default
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,7 @@ __all__ = [
     "load_checkpoint",
     "save_checkpoint",
     "read_state_dict",
+    "mark_finished",
     "CheckpointError",
 ]
 
@@ -97,7 +102,15 @@ def _verify(path: Path, entry: CheckpointEntry) -> str:
     """Check ``path`` against the registry hash or the hash recorded at first download."""
     digest = sha256_file(path)
     record = path.with_name(path.name + ".sha256")
-    expected = entry.sha256 or (record.read_text().split()[0] if record.exists() else None)
+    expected = entry.sha256
+    if expected is None and record.exists():
+        words = record.read_text().split()
+        if not words or len(words[0]) != 64:
+            raise CheckpointError(
+                f"the hash record {record} is empty or damaged, so {path} cannot be verified; delete both "
+                f"files and download again ({entry.url})"
+            )
+        expected = words[0]
     if expected is None:
         atomic_write_text(record, f"{digest}  {path.name}\n")
         print(
@@ -148,8 +161,39 @@ def download_checkpoint(name: str, *, progress: bool = True) -> Path:
 # Reading and writing
 
 
-def read_state_dict(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read weights and the stored config (empty for official-layout files) from a file or folder."""
+def _read_config(config_path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(config_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"cannot read {config_path} ({err}); re-export or re-download the checkpoint") from err
+    if not isinstance(meta, dict) or not isinstance(meta.get("model", {}), dict):
+        raise CheckpointError(
+            f"{config_path} is not a w2clib checkpoint config (expected a JSON object with 'model' and "
+            f"'sha256', got {type(meta).__name__}); re-export the checkpoint with save_checkpoint"
+        )
+    return meta
+
+
+def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as err:  # SafetensorError, OSError: truncated or not a safetensors file
+        raise CheckpointError(
+            f"cannot read {path} as safetensors ({err}); the file is damaged or partly written -- "
+            "re-export or re-download it"
+        ) from err
+
+
+def read_state_dict(
+    path: str | os.PathLike[str], *, verify: bool = True
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read weights and the stored config (empty for official-layout files) from a file or folder.
+
+    ``verify`` (default): a w2clib file must match the ``sha256`` in its ``config.json``; a config
+    without one is refused.  ``verify=False`` reads it unchecked.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / SAFETENSORS_NAME
@@ -161,19 +205,23 @@ def read_state_dict(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {str(path)!r}")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
         config_path = path.with_name(CONFIG_NAME)
         if not config_path.exists():
             raise FileNotFoundError(f"{path} has no {CONFIG_NAME} beside it; it is needed for the architecture")
-        meta = json.loads(config_path.read_text())
+        meta = _read_config(config_path)
         expected = meta.get("sha256")
-        if expected and sha256_file(path) != expected:
+        if verify and not (isinstance(expected, str) and expected):
+            raise CheckpointError(
+                f"{config_path} records no sha256 for {path.name}, so its weights cannot be verified; "
+                "re-export it with w2clib.checkpoints.save_checkpoint, or pass verify=False to load it "
+                "unchecked (only for files you made yourself)"
+            )
+        if verify and sha256_file(path) != expected:
             raise CheckpointError(
                 f"SHA-256 of {path} does not match {config_path} ({expected[:12]}...): the file was "
                 "changed or partly written; re-export or re-download it"
             )
-        return load_file(str(path)), meta
+        return _load_safetensors(path), meta
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:
@@ -231,8 +279,28 @@ def load_weights(model: Wav2CLIP, state: dict[str, torch.Tensor], source: str) -
     model.load_state_dict(state, strict=True)
 
 
-def load_checkpoint(checkpoint: str | os.PathLike[str]) -> Wav2CLIP:
-    """Build a model from a registry name, an official-layout file or a w2clib folder (CPU, eval)."""
+def _check_finished(meta: dict[str, Any], source: str, allow_unfinished: bool) -> None:
+    training = meta.get("training")
+    if not isinstance(training, dict) or training.get("finished", True) is not False:
+        return  # not a training folder, finished, or written before the marker existed
+    where = f"step {training.get('step', '?')}, epoch {training.get('epoch', '?')}"
+    if not allow_unfinished:
+        raise CheckpointError(
+            f"{source!r} holds an UNFINISHED training run (last checkpoint at {where}): the run was "
+            f"interrupted or is still going. Finish it (`w2clib pretrain --resume --out {source}`), or "
+            "pass allow_unfinished=True to load the intermediate weights anyway"
+        )
+    warnings.warn(f"loading the unfinished training run {source!r} (last checkpoint at {where})", stacklevel=3)
+
+
+def load_checkpoint(
+    checkpoint: str | os.PathLike[str], *, verify: bool = True, allow_unfinished: bool = False
+) -> Wav2CLIP:
+    """Build a model from a registry name, an official-layout file or a w2clib folder (CPU, eval).
+
+    ``verify``: see :func:`read_state_dict`.  ``allow_unfinished``: accept a training folder whose
+    ``training.finished`` is ``false`` (refused by default, with a message saying so).
+    """
     source = str(checkpoint)
     path = Path(checkpoint).expanduser()
     if not path.exists():
@@ -248,7 +316,8 @@ def load_checkpoint(checkpoint: str | os.PathLike[str]) -> Wav2CLIP:
                 f"checkpoint not found: {source!r}; pass an existing .pt file, a folder written by "
                 f"w2clib, or one of the names {', '.join(available_checkpoints())}"
             )
-    state, meta = read_state_dict(path)
+    state, meta = read_state_dict(path, verify=verify)
+    _check_finished(meta, source, allow_unfinished)
     config = ModelConfig.from_dict(meta["model"]) if "model" in meta else config_from_state(state)
     model = Wav2CLIP(config)
     load_weights(model, state, source)
@@ -282,3 +351,11 @@ def save_checkpoint(model: Wav2CLIP, directory: str | os.PathLike[str], extra: d
     }
     atomic_write_json(directory / CONFIG_NAME, meta)
     return directory
+
+
+def mark_finished(directory: str | os.PathLike[str]) -> None:
+    """Set ``training.finished = true`` in a folder's ``config.json`` (atomic; the last write of a run)."""
+    config_path = Path(directory) / CONFIG_NAME
+    meta = _read_config(config_path)
+    meta["training"] = {**(meta.get("training") or {}), "finished": True}
+    atomic_write_json(config_path, meta)

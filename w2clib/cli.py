@@ -3,8 +3,10 @@
     w2clib embed FILE_OR_DIR... --out OUT.npz [--checkpoint CKPT] [--frames --window-ms 1000 --hop-ms 50]
     w2clib checkpoints                      # list named checkpoints and the cache folder
 
-Errors in the input (missing files, unreadable audio, unknown checkpoints) end with a one-line message
-and exit status 2, not a traceback.
+Every error (missing files, unreadable audio, unknown or damaged checkpoints, a full disk ...) ends
+with a one-line message and exit status 2, not a traceback; ``w2clib --debug <command>`` shows the
+traceback instead.  ``--out`` never overwrites a file without ``--force`` and never creates missing
+folders without ``--parents``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def command(name: str, configure: Callable[[argparse.ArgumentParser], None]):
 def _configure_embed(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help="audio files (wav/flac/ogg/mp3) or folders to search")
     p.add_argument("--out", required=True, help="output .npz file")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--parents", action="store_true", help="create the folder of --out if it is missing")
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint name, .pt file or w2clib folder (default: the official release)")
     p.add_argument("--random-weights", action="store_true", help="random weights (testing; no download)")
@@ -52,9 +56,7 @@ def run_embed(args: argparse.Namespace) -> int:
     from .audio import SAMPLE_RATE
     from .inference import frame_centers
 
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        raise ValueError(f"--out must name a .npz file, got {str(out)!r}")
+    out = check_output(Path(args.out), force=args.force, parents=args.parents, suffix=".npz")
     paths = file_list(args.inputs)
     if not paths:
         raise ValueError(f"no audio files found in {args.inputs}")
@@ -78,11 +80,28 @@ def run_embed(args: argparse.Namespace) -> int:
     else:
         arrays["embeddings"] = embed_files(paths, model, precision=args.precision, batch_size=args.batch_size,
                                            progress=True)
+    if args.parents:
+        out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     mode = f"frames ({args.window_ms:g} ms windows every {args.hop_ms:g} ms)" if args.frames else "clips"
     print(f"wrote {out}: {len(paths)} file(s), {mode}, dim {model.embed_dim}")
     return 0
+
+
+def check_output(out: Path, *, force: bool, parents: bool, suffix: str) -> Path:
+    """Refuse an --out that would overwrite a file (without --force) or need new folders (without --parents)."""
+    if out.suffix != suffix:
+        raise ValueError(f"--out must name a {suffix} file, got {str(out)!r}")
+    if out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a folder; name a {suffix} file inside it")
+    if out.exists() and not force:
+        raise FileExistsError(f"--out {str(out)!r} exists; pass --force to overwrite it or choose another name")
+    if not out.parent.is_dir() and not parents:
+        raise FileNotFoundError(
+            f"the folder of --out {str(out.parent)!r} does not exist; create it or pass --parents"
+        )
+    return out
 
 
 # ------------------------------------------------------------------------------------ checkpoints
@@ -116,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"w2clib {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (configure, run) in COMMANDS.items():
         p = sub.add_parser(name, help=(run.__doc__ or "").strip().split("\n")[0] or None)
@@ -128,12 +148,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
-        print(f"w2clib {args.command}: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # every error: one line and exit 2; --debug for the traceback
+        if args.debug:
+            raise
+        message = " ".join(str(err).split()) or "(no message)"
+        print(f"w2clib {args.command}: error: {type(err).__name__}: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

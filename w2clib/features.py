@@ -45,6 +45,7 @@ import math
 import os
 import re
 import time
+import zipfile
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -363,11 +364,11 @@ def compute_features(
         began, n_images, counts, memo = time.time(), 0, Counter(), {}
         for c, chunk in enumerate(chunks):
             path = shard_dir / f"chunk-{c:06d}.npz"
-            if path.is_file():
-                with np.load(path) as data:
-                    if list(data["clip_ids"]) != [str(r["clip_id"]) for r in chunk]:
-                        raise ValueError(f"{path} does not hold the clips this shard expects; delete {folder}")
-                    counts.update(str(s) for s in data["status"])
+            saved = _saved_chunk(path) if path.is_file() else None
+            if saved is not None:
+                if saved["clip_ids"] != [str(r["clip_id"]) for r in chunk]:
+                    raise ValueError(f"{path} does not hold the clips this shard expects; delete {folder}")
+                counts.update(saved["status"])
                 bar.update(len(chunk))
                 continue
             t0 = time.time()
@@ -474,6 +475,17 @@ def merge_features(folder: str | os.PathLike[str], n_shards: int | None = None) 
         "n_frames_total": int(n_frames.sum()), "shards": dones,
     })
     return folder
+
+
+def _saved_chunk(path: Path) -> dict[str, list[str]] | None:
+    """A saved chunk's clip ids and statuses, every member read (CRC-checked); ``None`` when damaged."""
+    try:
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+        return {"clip_ids": [str(c) for c in arrays["clip_ids"]], "status": [str(s) for s in arrays["status"]]}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        log.warning("%s is damaged (%s); computing it again", path, err)
+        return None
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from . import api
+from .audio import check_peak
 from .inference import Precision, check_precision, encode_waveforms, frame_centers, frame_count
 from .model import Wav2CLIP
 
@@ -145,6 +146,7 @@ def _check_audio(audio: object) -> torch.Tensor:
         raise ValueError(
             f"audio contains NaN or infinite samples in sound(s) {bad[:10]}; clean the input first"
         )
+    check_peak(wave, "audio")
     return wave
 
 

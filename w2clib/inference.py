@@ -19,12 +19,15 @@ import torch
 
 from . import frontend
 from .cpu_features import resolve_precision
+from ._validate import check_int
 from .frontend import Norm
 from .model import Wav2CLIP
 
 __all__ = [
     "Precision",
     "check_precision",
+    "check_frames",
+    "check_batch_size",
     "frame_count",
     "frame_offset",
     "frame_centers",
@@ -43,6 +46,9 @@ Precision = Literal["fp32", "bf16"]
 # are fixed per chunk, so the cut never changes a result.  GPUs get the caller's whole batch.
 CPU_MAX_PASS_SAMPLES = 8 * 160_000
 
+# Longest accepted window or hop in samples (10 minutes at 16 kHz): a longer window only pads.
+MAX_FRAME_SAMPLES = 600 * 16000
+
 
 def check_precision(precision: str) -> None:
     if precision not in ("fp32", "bf16"):
@@ -51,12 +57,21 @@ def check_precision(precision: str) -> None:
         )
 
 
-def check_frames(frame_length: int | None, hop_length: int | None) -> None:
+def check_frames(frame_length: int | None, hop_length: int | None) -> tuple[int | None, int | None]:
+    """Validate frame settings (both or neither; whole positive sample counts); returns them as ints."""
     if (frame_length is None) != (hop_length is None):
         raise ValueError("frame mode needs both frame_length and hop_length (in samples), or neither")
-    for name, value in (("frame_length", frame_length), ("hop_length", hop_length)):
-        if value is not None and (int(value) != value or value <= 0):
-            raise ValueError(f"{name} must be a positive number of samples, got {value!r}")
+    if frame_length is None or hop_length is None:
+        return None, None
+    try:
+        return (check_int("frame_length", frame_length, high=MAX_FRAME_SAMPLES),
+                check_int("hop_length", hop_length, high=MAX_FRAME_SAMPLES))
+    except ValueError as err:
+        raise ValueError(f"{err} (a positive number of samples at 16 kHz)") from None
+
+
+def check_batch_size(batch_size: object) -> int:
+    return check_int("batch_size", batch_size, high=1 << 20)
 
 
 def frame_offset(frame_length: int, center: bool) -> int:
@@ -165,9 +180,8 @@ def encode_waveforms(
 
     Memory stays bounded by ``batch_size`` windows/clips: windows are cut lazily from a strided view.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    check_frames(frame_length, hop_length)
+    batch_size = check_batch_size(batch_size)
+    frame_length, hop_length = check_frames(frame_length, hop_length)
     if frame_length is None or hop_length is None:
         n = wave.shape[0]
 

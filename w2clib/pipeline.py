@@ -9,7 +9,9 @@ The key hashes the notebook, the resolved profile and the key of the notebook be
 notebook or the profile (or an override) reruns it and everything after it; so does rerunning a notebook (e.g.
 ``--only 03 --force``): a stamp is valid only while the stamp before it is the one it followed.  An
 interrupted run resumes at the first notebook without a valid stamp.  Library changes do not
-invalidate stamps: pass ``--force`` after editing ``w2clib``.
+invalidate stamps: pass ``--force`` after editing ``w2clib``.  Each stamp also lists what it was
+computed from (``inputs``: the notebook's and profile's SHA-256 and the pre-trained encoder it saw,
+with its weights' hash and whether its training run had finished).
 
     python -m w2clib.pipeline --profile mini [--set pretrain.max_steps=10] [--only 03,04] [--from 04] [--force]
 """
@@ -168,11 +170,11 @@ def _run_notebooks(profile: Profile, only: str | None, start: str | None, force:
 
     def run_id(nb: Path | None) -> str | None:
         path = stamp_dir / f"{nb.stem}.json" if nb is not None else None
-        return json.loads(path.read_text()).get("run_id") if path is not None and path.exists() else None
+        return read_stamp(path).get("run_id") if path is not None else None
 
     for nb in select_notebooks(notebooks, only, start):
         stamp = stamp_dir / f"{nb.stem}.json"
-        saved = json.loads(stamp.read_text()) if stamp.exists() else {}
+        saved = read_stamp(stamp)
         if not force and saved.get("key") == keys[nb] and saved.get("after") == run_id(previous[nb]):
             print(f"[{profile.name}] {nb.stem}: up to date (stamp {stamp.relative_to(project_root())})")
             continue
@@ -195,7 +197,8 @@ def _run_notebooks(profile: Profile, only: str | None, start: str | None, force:
         memory = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
         record = {"notebook": nb.name, "profile": profile.name, "key": keys[nb], "wall_s": round(wall, 1),
                   "run_id": f"{nb.stem}@{time.time():.6f}", "after": run_id(previous[nb]),
-                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "caches_empty_at_start": cold, **memory}
+                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "caches_empty_at_start": cold,
+                  "inputs": stamp_inputs(nb, profile), **memory}
         atomic_write_json(stamp, record)
         summary.append(record)
         print(f"[{profile.name}] {nb.stem}: done in {wall:.0f} s, kernel peak {memory.get('kernel_peak_rss_mib', '?')} MiB")
@@ -205,6 +208,34 @@ def _run_notebooks(profile: Profile, only: str | None, start: str | None, force:
         print(f"[{profile.name}] finished {len(summary)} notebook(s) in {total:.0f} s; peak kernel memory {peak} MiB")
     _write_timings(profile, notebooks, stamp_dir)
     return 0
+
+
+def read_stamp(path: Path) -> dict[str, object]:
+    """A stamp's record; ``{}`` (no valid stamp: the notebook reruns) when missing or damaged."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def stamp_inputs(notebook: Path, profile: Profile) -> dict[str, object]:
+    """What a notebook's result was computed from: its file, the profile, the run's encoder (if any)."""
+    inputs: dict[str, object] = {
+        "notebook_sha256": hashlib.sha256(notebook.read_bytes()).hexdigest(),
+        "profile_sha256": hashlib.sha256(profile.path.read_bytes()).hexdigest(),
+    }
+    config = profile.run_dir / "pretrain" / "config.json"
+    if config.is_file():
+        try:
+            meta = json.loads(config.read_text())
+        except ValueError:
+            meta = None
+        meta = meta if isinstance(meta, dict) else {}
+        training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+        inputs["encoder"] = {"path": str(config.parent), "sha256": meta.get("sha256"),
+                             "step": training.get("step"), "finished": training.get("finished")}
+    return inputs
 
 
 def _caches_empty() -> bool:
@@ -219,7 +250,7 @@ def _caches_empty() -> bool:
 def _write_timings(profile: Profile, notebooks: list[Path], stamp_dir: Path) -> None:
     """``<results_dir>/reproduce_<profile>.json``: wall time and peak memory of the latest run of every
     notebook (from the stamps), so the README's timing claims come from a file, not from memory."""
-    records = [json.loads(p.read_text()) for nb in notebooks if (p := stamp_dir / f"{nb.stem}.json").exists()]
+    records = [r for nb in notebooks if (r := read_stamp(stamp_dir / f"{nb.stem}.json")).get("key")]
     if not records:
         return
     atomic_write_json(profile.results_dir / f"reproduce_{profile.name}.json", {

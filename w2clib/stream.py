@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, _open_error, audio_info, resample
+from .audio import MAX_PEAK, SAMPLE_RATE, _open_error, audio_info, check_resample, resample
 
 __all__ = ["StreamReader"]
 
@@ -31,6 +32,7 @@ class StreamReader:
         self.info = audio_info(path)
         self.sample_rate = sample_rate
         native = self.info.sample_rate
+        check_resample(native, sample_rate, name=f"audio file {str(self.info.path)!r}: sample rate")
         g = math.gcd(native, sample_rate)
         self._up, self._down = sample_rate // g, native // g  # target : native samples per block
         self.n_samples = math.ceil(self.info.n_samples * sample_rate / native)
@@ -52,8 +54,30 @@ class StreamReader:
                 data, _ = sf.read(str(self.info.path), start=lo, stop=hi, dtype="float32", always_2d=True)
             except Exception as err:
                 raise _open_error(self.info.path, err) from err
+            if data.shape[0] < hi - lo:
+                warnings.warn(
+                    f"audio file {str(self.info.path)!r} ends early: its header promises "
+                    f"{self.info.n_samples} samples but reading stopped at {lo + data.shape[0]}; the rest "
+                    "reads as silence. Re-download or re-extract it.", stacklevel=4,
+                )
+            self._check_values(data, lo)
             out[lo - start : lo - start + data.shape[0]] = data.mean(axis=1)
         return out
+
+    def _check_values(self, data: np.ndarray, first: int) -> None:
+        """Refuse NaN/inf or absurdly large samples, naming the file and the first bad sample's time."""
+        bad = ~np.isfinite(data).all(axis=1)
+        what = "a NaN or infinite sample"
+        if not bad.any():
+            bad = (np.abs(data) > MAX_PEAK).any(axis=1)
+            what = f"a sample beyond {MAX_PEAK:g} (audio should lie in [-1, 1])"
+            if not bad.any():
+                return
+        index = first + int(np.argmax(bad))
+        raise ValueError(
+            f"audio file {str(self.info.path)!r} holds {what} at {index / self.info.sample_rate:.6f} s "
+            f"(sample {index}); its embedding would be NaN. Repair or re-export the file"
+        )
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Target-rate samples [start, stop) as float32; positions outside the file read as zeros."""

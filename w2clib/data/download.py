@@ -32,12 +32,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import mirrors
-from .._io import atomic_write_json
+from .._io import atomic_write_json, sha256_file
 
 __all__ = [
     "RemoteFile",
@@ -334,14 +335,25 @@ def extract_zipfile(zf: zipfile.ZipFile, dest: Path, *, label: Path) -> int:
     count = 0
     for info in zf.infolist():
         target = _safe_target(dest, info.filename, label)
-        if info.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with zf.open(info) as src, open(target, "wb") as out:
-            shutil.copyfileobj(src, out, _CHUNK)
+        try:
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out, _CHUNK)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError) as err:
+            raise _conflict_error(label, info.filename, dest, err) from err
         count += 1
     return count
+
+
+def _conflict_error(archive: Path, name: str, dest: Path, err: OSError) -> ValueError:
+    return ValueError(
+        f"{archive}: member {name!r} cannot be written into {dest}: a file and a folder of the same name "
+        f"({err.filename or name!r}) are both in the archive or already in the folder. The archive is "
+        "malformed or a different one was extracted there before: re-download it, or empty the folder"
+    )
 
 
 def _extract_tar(archive: Path, dest: Path) -> int:
@@ -361,10 +373,13 @@ def _extract_tar(archive: Path, dest: Path) -> int:
                     raise UnsafeArchiveError(
                         f"{archive}: link {member.name!r} -> {member.linkname!r} points outside {dest}; refusing"
                     )
-            if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4: also strips modes, owners
-                tar.extract(member, dest, filter="data")
-            else:
-                tar.extract(member, dest)
+            try:
+                if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4: also strips modes, owners
+                    tar.extract(member, dest, filter="data")
+                else:
+                    tar.extract(member, dest)
+            except (FileExistsError, NotADirectoryError, IsADirectoryError) as err:
+                raise _conflict_error(archive, member.name, dest, err) from err
             count += member.isfile()
     return count
 
@@ -389,6 +404,9 @@ def _extract_7z(archive: Path, dest: Path) -> int:
 def extract_archive(archive: Path, dest: Path, *, force: bool = False) -> int:
     """Extract ``archive`` into ``dest`` (idempotent: a stamp file marks a finished extraction).
 
+    The stamp records the archive's SHA-256, so a different archive (even of the same size) under
+    the same name is extracted again.
+
     Returns:
         the number of files written (0 when the stamp shows it was already extracted).
 
@@ -402,21 +420,27 @@ def extract_archive(archive: Path, dest: Path, *, force: bool = False) -> int:
     dest.mkdir(parents=True, exist_ok=True)
     stamp = _stamp_path(dest, archive)
     size = archive.stat().st_size
+    digest = sha256_file(archive)
     if stamp.exists() and not force:
         try:
-            if json.loads(stamp.read_text()).get("size") == size:
+            if json.loads(stamp.read_text()).get("sha256") == digest:
                 return 0
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, AttributeError):
             pass
     kind = _archive_kind(archive)
-    if kind == "zip":
-        with zipfile.ZipFile(archive) as zf:
-            count = extract_zipfile(zf, dest, label=archive)
-    elif kind == "tar":
-        count = _extract_tar(archive, dest)
-    else:
-        count = _extract_7z(archive, dest)
-    atomic_write_json(stamp, {"archive": archive.name, "size": size, "files": count})
+    try:
+        if kind == "zip":
+            with zipfile.ZipFile(archive) as zf:
+                count = extract_zipfile(zf, dest, label=archive)
+        elif kind == "tar":
+            count = _extract_tar(archive, dest)
+        else:
+            count = _extract_7z(archive, dest)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as err:
+        raise ValueError(
+            f"archive {archive} is damaged ({err}); nothing is marked extracted. Delete it and download it again"
+        ) from err
+    atomic_write_json(stamp, {"archive": archive.name, "size": size, "sha256": digest, "files": count})
     return count
 
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import torch
 
 from .. import __version__
-from ..checkpoints import save_checkpoint
+from ..checkpoints import mark_finished, save_checkpoint
 from ..config import Profile, load_profile
 from ..losses import DistillationLoss, needs_image_head
 from ..model import ModelConfig, Wav2CLIP, build_model
@@ -39,11 +39,15 @@ from .loader import Batch, BatchPlan, PairData, PairDataset, build_data, make_lo
 from .sources import PROBLEMS
 from .state import STATE_NAME, CsvLog, load_state, rng_state, save_state, set_rng_state, write_rows
 
-__all__ = ["Training", "as_config", "build_training", "pretrain"]
+__all__ = ["NonFiniteTrainingError", "Training", "as_config", "build_training", "pretrain"]
 
 Hook = Callable[[dict[str, Any]], None]
 Evaluator = Callable[[Wav2CLIP], dict[str, float]]
 PROBLEM_COLUMNS = ["step", "epoch", "split", "source", "clip_id", "reason", "detail"]
+
+
+class NonFiniteTrainingError(RuntimeError):
+    """The loss or the weights became NaN/inf; the run folder keeps its last good checkpoint."""
 
 
 def as_config(spec: str | Path | Profile | PretrainConfig | dict[str, Any]) -> PretrainConfig:
@@ -151,6 +155,7 @@ class _Run:
                 "problems": {r: 0 for r in PROBLEMS}, "skipped_batches": 0}
 
     def _restore(self, snap: dict[str, Any]) -> None:
+        self._check_weights(snap["module"].values(), f"the saved state {self.state_path}")
         self.module.load_state_dict(snap["module"])
         self.step_fn.optimizer.load_state_dict(snap["optimizer"])
         self.schedule.load_state_dict(snap["schedule"])
@@ -167,6 +172,7 @@ class _Run:
     def _snapshot(self) -> None:
         """Write train_state.pt, then export the weights (rank 0); flush problem rows first."""
         self._flush_problems()
+        self._check_weights(self.module.state_dict().values(), "the model")
         if not self.rt.is_main:
             return
         state = {
@@ -184,9 +190,30 @@ class _Run:
             "pretrain": self.config.to_dict(), "step": self.pos["global_step"], "epoch": self.pos["epoch"],
             "logit_scales": {k: float(v.logit_scale.detach()) for k, v in self.module.loss.scales().items()},
             "best_val_loss": None if math.isinf(self.pos["best_val"]) else self.pos["best_val"],
-            "world_size": self.rt.world_size,
+            "world_size": self.rt.world_size, "finished": False,  # set true by _finish, the run's last write
         }
         save_checkpoint(self.model, directory, extra={"training": extra})
+
+    # -- finiteness ------------------------------------------------------------------------------
+    def _check_weights(self, tensors: Any, where: str) -> None:
+        """Stop (before anything is saved) when ``tensors`` hold NaN/inf."""
+        if all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point()):
+            return
+        raise NonFiniteTrainingError(
+            f"{where} holds NaN or infinite weights at step {self.pos['global_step']}; stopped without "
+            f"saving. {self.out} keeps the last good checkpoint; lower the learning rate or check the "
+            "data, then resume (--resume) or start a new run"
+        )
+
+    def _check_loss(self, values: dict[str, float]) -> None:
+        bad = self._all_sum([0.0 if math.isfinite(values["loss"]) else 1.0])[0]
+        if bad:
+            raise NonFiniteTrainingError(
+                f"the training loss became {values['loss']} at step {self.pos['global_step']} (epoch "
+                f"{self.pos['epoch']}); stopped without saving. {self.out} keeps the last good checkpoint "
+                "(step in its config.json); lower the learning rate, set grad_clip_norm or check the "
+                "data, then resume (--resume) or start a new run"
+            )
 
     # -- logs ------------------------------------------------------------------------------------
     def _print(self, message: str) -> None:
@@ -284,6 +311,7 @@ class _Run:
                 target = batch.target.to(rt.device, non_blocking=True)
                 values = self.step_fn(wave, target)
                 p["global_step"] += 1
+                self._check_loss(values)
             else:
                 self.acc["skipped_batches"] += 1
             p["step_in_epoch"] += 1
@@ -432,6 +460,8 @@ class _Run:
                 for name in ("checkpoint.safetensors", "config.json"):  # weights first: config holds their hash
                     with atomic_path(self.out / name) as tmp:
                         shutil.copyfile(best / name, tmp)
+            for folder in (best, self.out) if (best / "config.json").exists() else (self.out,):
+                mark_finished(folder)  # last: a folder without it is an unfinished run
             self._print(f"done at step {self.pos['global_step']}; encoder in {self.out} (w2clib.load_model)")
         if self.rt.distributed:
             import torch.distributed as dist

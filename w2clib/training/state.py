@@ -13,12 +13,16 @@
     DIR/problems.csv                           every skipped clip: step, epoch, split, source, id, reason
 
 ``train_state.pt`` is one file written atomically, so weights and optimiser state can never come from
-different steps; it is read with ``torch.load(weights_only=True)`` (no pickled code).
+different steps; it is read with ``torch.load(weights_only=True)`` (no pickled code).  Its SHA-256 is
+recorded in ``train_state.pt.sha256`` (JSON) *before* the new state replaces the old one, together with
+the old state's hash, so a kill between the two writes still resumes while a damaged state (flipped
+bytes, a truncated copy) is refused on resume with a clear error.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import random
 from collections.abc import Sequence
@@ -28,9 +32,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._io import atomic_path, atomic_write_text
+from .._io import atomic_path, atomic_write_json, atomic_write_text, sha256_file
 
-__all__ = ["STATE_NAME", "CsvLog", "load_state", "rng_state", "save_state", "set_rng_state", "write_rows"]
+__all__ = ["STATE_NAME", "CsvLog", "load_state", "rng_state", "save_state", "set_rng_state", "verify_state",
+           "write_rows"]
 
 STATE_NAME = "train_state.pt"
 STATE_FORMAT = "w2clib-train-state"
@@ -59,14 +64,49 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), py_gauss))
 
 
+def _hash_record(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
 def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    """Write a training snapshot atomically."""
+    """Write a training snapshot atomically, its SHA-256 recorded beside it first."""
+    path = Path(path)
+    record = _hash_record(path)
     with atomic_path(path) as tmp:
         torch.save({"format": STATE_FORMAT, "version": STATE_VERSION, **state}, tmp)
+        previous = _recorded(record).get("sha256") if path.exists() else None
+        atomic_write_json(record, {"sha256": sha256_file(tmp), "previous": previous})
+
+
+def _recorded(record: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def verify_state(path: str | os.PathLike[str]) -> None:
+    """Check ``path`` against its ``.sha256`` record (the current or, after a kill mid-save, the previous hash)."""
+    path = Path(path)
+    record = _recorded(_hash_record(path))
+    accepted = {record.get("sha256"), record.get("previous")} - {None}
+    if not accepted:
+        raise ValueError(
+            f"the training state {str(path)!r} has no readable SHA-256 record ({_hash_record(path).name}), so it "
+            "cannot be verified; delete the run folder's train_state.pt* to start over, or restore both files"
+        )
+    if sha256_file(path) not in accepted:
+        raise ValueError(
+            f"the training state {str(path)!r} does not match its SHA-256 record: the file was damaged or "
+            "changed after it was written. Delete the run folder's train_state.pt* to start over, or "
+            "restore it from a backup"
+        )
 
 
 def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a snapshot written by :func:`save_state` (CPU tensors, no code executed)."""
+    """Read a snapshot written by :func:`save_state`, verified by SHA-256 (CPU tensors, no code executed)."""
+    verify_state(path)
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:
