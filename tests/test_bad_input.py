@@ -308,7 +308,10 @@ def test_repro9_evaluation_default_refuses_the_unfinished_encoder_and_stamps_rec
     (tmp_path / "profiles").mkdir()
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "pyproject.toml").write_text("")
-    (tmp_path / "profiles" / "tiny.yaml").write_text("name: tiny\noutputs:\n  run_dir: runs/tiny\n")
+    (tmp_path / "profiles" / "tiny.yaml").write_text(
+        "name: tiny\noutputs:\n  run_dir: runs/tiny\n"
+        "evaluate: {datasets: [gm_families], zero_shot_datasets: [], retrieval_datasets: [], "
+        "fraction_dataset: gm_families, confusion_dataset: gm_families}\n")
     monkeypatch.setenv("W2C_PROJECT_ROOT", str(tmp_path))
     encoder = save_checkpoint(tiny_model, tmp_path / "runs" / "tiny" / "pretrain",
                               extra={"training": {"step": 3, "epoch": 0, "finished": False}})
