@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "sha256_file", "user_cache_dir"]
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "environment", "sha256_file", "user_cache_dir"]
 
 
 def user_cache_dir() -> Path:
@@ -72,3 +72,18 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk_size), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Set ``values`` in ``os.environ`` for the block (child processes inherit them); restore after."""
+    previous = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield values
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

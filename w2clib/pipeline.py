@@ -33,7 +33,7 @@ import yaml
 
 from collections.abc import Iterator
 
-from ._io import atomic_write_json
+from ._io import atomic_write_json, environment
 from .config import Profile, load_profile, project_root
 
 __all__ = ["list_notebooks", "select_notebooks", "notebook_keys", "run_pipeline", "main"]
@@ -122,25 +122,16 @@ def profile_sources(profile: Profile) -> Iterator[dict[str, str]]:
         raise ValueError(f"profile {profile.path}: unknown keys {unknown} in sources:; known: "
                          f"{sorted({*SOURCE_ENV, 'stand_ins'})}")
     env = {SOURCE_ENV[k]: str(profile.resolve(v)) for k, v in section.items() if k in SOURCE_ENV and v}
-    previous = {k: os.environ.get(k) for k in (*env, "W2C_STAND_INS")}
-    os.environ.update(env)
-    try:
-        if section.get("stand_ins"):
-            from .rehearsal import mirror_session
-
-            folder = profile.resolve(section["stand_ins"])
-            os.environ["W2C_STAND_INS"] = str(folder)
-            with mirror_session(folder) as session:
-                print(f"[{profile.name}] serving the stand-ins in {folder} at {session.url}", flush=True)
-                yield {**env, **session.environment, "W2C_STAND_INS": str(folder)}
-        else:
+    if not section.get("stand_ins"):
+        with environment(env):
             yield env
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        return
+    from .rehearsal import mirror_session
+
+    folder = profile.resolve(section["stand_ins"])
+    with environment({**env, "W2C_STAND_INS": str(folder)}), mirror_session(folder) as session:
+        print(f"[{profile.name}] serving the stand-ins in {folder} at {session.url}", flush=True)
+        yield {**env, **session.environment, "W2C_STAND_INS": str(folder)}
 
 
 def run_pipeline(profile_name: str, only: str | None = None, start: str | None = None, force: bool = False,

