@@ -51,7 +51,9 @@ overflows float32 and would give NaN embeddings, so anything above this bound is
 
 # Largest windowed-sinc kernel (in floats) a resampling may build: torchaudio's kernel is
 # (target / gcd) x (orig / gcd + taps), so a rate like 44101 Hz (gcd 1 with 16000) would need 2.8 GB.
-_MAX_RESAMPLE_KERNEL = 1 << 24
+# Real recordings come at odd rates too (Tux Paint ships 22254 Hz sounds: a 0.33 GiB kernel), so the
+# bound is 1 GiB: it stops the absurd cases (1 Hz, 44101 Hz) and keeps every rate seen in real files.
+_MAX_RESAMPLE_KERNEL = 1 << 28
 
 
 @dataclass(frozen=True)
