@@ -52,6 +52,7 @@ from .protocols import (
 )
 
 __all__ = [
+    "usable_rows",
     "EMBEDDED_SETS",
     "PAPER_SETS",
     "EvalSet",
@@ -286,7 +287,7 @@ def _embedded_set(ctx: EvalContext, name: str) -> EvalSet:
     raise ValueError(f"unknown embedded evaluation set {name!r}; known: {EMBEDDED_SETS}")
 
 
-def _usable_rows(name: str, manifest: pd.DataFrame) -> pd.DataFrame:
+def usable_rows(name: str, manifest: pd.DataFrame) -> pd.DataFrame:
     """The rows whose audio is on disk and not reported corrupt or too short (e.g. empty) by the
     dataset's validation (``validate()``, run by notebook 01).
 
@@ -312,7 +313,7 @@ def _usable_rows(name: str, manifest: pd.DataFrame) -> pd.DataFrame:
 def _paper_set(name: str) -> EvalSet:
     from ..data import load_manifest
 
-    manifest = _usable_rows(name, load_manifest(name))
+    manifest = usable_rows(name, load_manifest(name))
     if name == "clotho":  # retrieval is scored on the evaluation split
         manifest = manifest[manifest["split"].astype(str) == "evaluation"].reset_index(drop=True)
     return EvalSet(name, manifest, name, f"{name} as prepared by w2clib.data")

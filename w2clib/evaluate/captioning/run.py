@@ -67,7 +67,9 @@ def caption_set_for(ctx: EvalContext, cfg: CaptioningConfig) -> tuple[CaptionSet
         return cset, sets
     from ...data import load_manifest
 
-    manifest = load_manifest("clotho")
+    from ..suite import usable_rows
+
+    manifest = usable_rows("clotho", load_manifest("clotho"))  # missing / corrupt clips are left out, announced
     return clotho_caption_set(manifest), {"clotho": EvalSet("clotho", manifest, "clotho_all", "Clotho v2.1")}
 
 
