@@ -152,9 +152,13 @@ def _toy(n: int = 160, seed: int = 0) -> tuple[np.ndarray, list[list[str]]]:
 
 
 def test_prefix_captioner_learns_a_toy_task_and_round_trips_through_its_folder(tmp_path):
-    import torch
+    from w2clib.evaluate.probes import torch_threads
 
-    torch.set_num_threads(1)
+    with torch_threads(1):  # restored afterwards: later tests compare runs across processes bitwise
+        _learn_and_round_trip(tmp_path)
+
+
+def _learn_and_round_trip(tmp_path):
     x, caps = _toy()
     cfg = DecoderConfig(prefix_length=2, d_model=32, n_layers=1, n_heads=2, dim_feedforward=64, epochs=25,
                         batch_size=32, lr=3e-3, beam_size=3)

@@ -74,8 +74,10 @@ def test_training_input_and_pretraining_ran_on_vggsound(rehearsal):
     valid = json.loads((shards / "vggsound-valid" / "index.json").read_text())
     assert train["n_clips"] > 0 and valid["n_clips"] > 0
     config = json.loads((base / "run" / "pretrain" / "config.json").read_text())
-    assert config["training"]["world_size"] == 1 and config["teacher"]["name"] == "ViT-B-32"
-    assert config["teacher"].get("weights_sha256")  # the CLIP file, recorded so evaluation reloads it
+    teacher = config["model"]["teacher"]
+    assert config["training"]["world_size"] == 1 and teacher["model_name"] == "ViT-B-32"
+    assert teacher.get("weights_sha256")  # the CLIP file, recorded so evaluation reloads it
+    assert config["training"].get("finished") is True
     assert (base / "run" / "pretrain" / "done.json").is_file()
 
 
