@@ -32,7 +32,8 @@ def confusion_matrix(
     """(n_classes, n_classes) float64 counts, or row-normalised shares when ``normalize``.
 
     ``y_true``/``y_pred`` are (n,) integer class indices in the dataset's class order.  A class with
-    no test item has a zero row.
+    no test item has a zero row.  ``sklearn.metrics.confusion_matrix`` (``normalize="true"``) with
+    every class listed, after checking the indices (sklearn would drop an out-of-range one).
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
@@ -44,13 +45,12 @@ def confusion_matrix(
         min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= n_classes
     ):
         raise ValueError(f"class indices must lie in [0, {n_classes})")
-    counts = np.zeros((n_classes, n_classes), dtype=np.float64)
-    np.add.at(counts, (y_true, y_pred), 1.0)
-    if not normalize:
-        return counts
-    totals = counts.sum(axis=1, keepdims=True)
-    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
+    matrix = sk_confusion_matrix(
+        y_true, y_pred, labels=np.arange(n_classes), normalize="true" if normalize else None
+    )
+    return matrix.astype(np.float64)  # sklearn leaves a row without items at zero
 
 def confusion_from_predictions(
     predictions: pd.DataFrame, n_classes: int, *, seed: int | None = None

@@ -21,7 +21,7 @@ import contextlib
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ import torch
 from torch import nn
 
 from .protocols import Split
+
+if TYPE_CHECKING:
+    from sklearn.preprocessing import StandardScaler
 
 __all__ = [
     "ProbeConfig",
@@ -103,16 +106,16 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-class _Standardizer:
-    """Per-feature mean/std of the rows it was fitted on (float64 statistics)."""
+def _fit_scaler(x: np.ndarray) -> StandardScaler:
+    """Per-feature mean/std of the rows being fitted (float64 statistics; constant features keep scale 1)."""
+    from sklearn.preprocessing import StandardScaler
 
-    def __init__(self, x: np.ndarray) -> None:
-        self.mean = x.mean(axis=0, dtype=np.float64)
-        self.std = x.std(axis=0, dtype=np.float64)
-        self.std[self.std < 1e-8] = 1.0  # constant features stay zero instead of exploding
+    return StandardScaler().fit(np.asarray(x, dtype=np.float64))
 
-    def __call__(self, x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(((x - self.mean) / self.std).astype(np.float32))
+
+def _scaled(scaler: StandardScaler, x: np.ndarray) -> torch.Tensor:
+    """(n, D) rows standardised by ``scaler`` as a float32 tensor."""
+    return torch.from_numpy(scaler.transform(np.asarray(x, dtype=np.float64)).astype(np.float32))
 
 
 def _n_outputs(y: np.ndarray, n_classes: int | None = None) -> int:
@@ -139,7 +142,7 @@ class FittedProbe:
 
     kind: str
     net: nn.Module
-    standardizer: _Standardizer
+    standardizer: StandardScaler  # fitted on the training rows
     hparams: dict[str, Any]
     val_score: float | None = None  # best validation score during selection (None: no selection)
 
@@ -147,7 +150,7 @@ class FittedProbe:
         """(n, D) float embeddings -> (n, C) float32 logits."""
         self.net.eval()
         with torch.inference_mode():
-            return self.net(self.standardizer(x)).numpy()
+            return self.net(_scaled(self.standardizer, x)).numpy()
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """(n, D) -> (n,) int64 predicted class (single-label)."""
@@ -242,8 +245,8 @@ def fit_probe(
     ``n_classes`` sizes the output layer (default: ``y.max() + 1``), so a class missing from the
     training rows still has a (never predicted) column.
     """
-    std = _Standardizer(x)
-    xs, n_out = std(x), _n_outputs(y, n_classes)
+    std = _fit_scaler(x)
+    xs, n_out = _scaled(std, x), _n_outputs(y, n_classes)
     if kind == "linear":
         net = _fit_linear(xs, y, n_out, float(hparams["l2"]), config.linear_max_iter)
     elif kind == "mlp":
@@ -320,8 +323,8 @@ def select_and_fit(
     fit_mask = np.ones(len(x), dtype=bool)
     fit_mask[val_rows] = False
     x_fit, y_fit, x_val, y_val = x[fit_mask], y[fit_mask], x[val_rows], y[val_rows]
-    std = _Standardizer(x_fit)
-    xs_fit, xs_val, n_out = std(x_fit), std(x_val), _n_outputs(y, n_classes)
+    std = _fit_scaler(x_fit)
+    xs_fit, xs_val, n_out = _scaled(std, x_fit), _scaled(std, x_val), _n_outputs(y, n_classes)
     best_score, best_point = -np.inf, grid[0]
     for point in grid:
         if kind == "linear":
