@@ -34,6 +34,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from w2clib.results import markdown_table  # noqa: E402
+
+
+def md_table(rows: list[list[str]], header: list[str]) -> str:
+    """Formatted cells as a markdown table (``DataFrame.to_markdown``, via :func:`w2clib.results.markdown_table`)."""
+    import pandas as pd
+
+    return markdown_table(pd.DataFrame(rows, columns=header))
+
 
 def _load(path: str, base: Path) -> dict | None:
     p = base / path
@@ -57,27 +66,25 @@ def embed_bench(base: Path, path: str = "benchmarks/results/embed.json") -> str:
         return f"_not measured yet: run `benchmarks/bench_embed.py --out {path}`_"
     machine = data["machine"]
     fast_name = "fast (bf16)" if machine.get("bf16_native", True) else "fast (bf16 → fp32)"
-    lines = [f"| batch | reference clips/s | exact (fp32) clips/s | speed-up | max abs diff | {fast_name} clips/s | speed-up | min cosine to exact |",
-             "|---|---|---|---|---|---|---|---|"]
-    fallback = []
+    rows, fallback = [], []
     for case, r in data["throughput"].items():
         ref, ex, fa = r["reference"], r["exact"], r["fast"]
-        lines.append(f"| {case.replace('x', ' × ')} | {ref['clips_per_s']:.3g} | {ex['clips_per_s']:.3g} | "
-                     f"{ex['speedup_vs_reference']:.2f}× | {ex['max_abs_diff_vs_reference']:.1e} | "
-                     f"{fa['clips_per_s']:.3g} | {fa['speedup_vs_reference']:.2f}× | {fa['min_cosine_vs_exact']:.5f} |")
+        rows.append([case.replace('x', ' × '), f"{ref['clips_per_s']:.3g}", f"{ex['clips_per_s']:.3g}",
+                     f"{ex['speedup_vs_reference']:.2f}×", f"{ex['max_abs_diff_vs_reference']:.1e}",
+                     f"{fa['clips_per_s']:.3g}", f"{fa['speedup_vs_reference']:.2f}×", f"{fa['min_cosine_vs_exact']:.5f}"])
         if "clip_fp32" in r:
             fallback.append(f"{case.replace('x', ' × ')}: {fa['vs_clip_fp32']:.3f}"
                             + (f" (emulated bf16: {r['bf16_emulated']['vs_clip_fp32']:.2f})" if "bf16_emulated" in r else ""))
+    lines = [md_table(rows, ["batch", "reference clips/s", "exact (fp32) clips/s", "speed-up", "max abs diff",
+                          f"{fast_name} clips/s", "speed-up", "min cosine to exact"])]
     mem = data.get("memory", {})
     if mem:
-        lines += ["", "| memory case | peak RSS (MiB) | of which the call (MiB) |", "|---|---|---|"]
         names = {"reference-64x10": "reference, 64 × 10 s in one call",
                  "w2clib-64x10": "w2clib exact, 64 × 10 s in one call",
                  "w2clib-files-1h": "w2clib `embed_files`, " + mem.get("w2clib-files-1h", {}).get("file", "1-hour file")}
-        for key, label in names.items():
-            if key in mem:
-                m = mem[key]
-                lines.append(f"| {label} | {m['peak_rss_mib']:.0f} | {m.get('call_increment_mib', float('nan')):.0f} |")
+        rows = [[label, f"{mem[key]['peak_rss_mib']:.0f}", f"{mem[key].get('call_increment_mib', float('nan')):.0f}"]
+                for key, label in names.items() if key in mem]
+        lines += ["", md_table(rows, ["memory case", "peak RSS (MiB)", "of which the call (MiB)"])]
     text = (f"Throughput measured {data['date']} on {_cpu_note(machine)}, {machine['platform']}, torch "
             f"{machine['torch']}, {machine['threads']} threads; medians of interleaved runs.")
     if fallback:
@@ -97,10 +104,9 @@ def train_bench(base: Path) -> str:
     data = _load("benchmarks/results/train_step_cpu.json", base)
     if not data:
         return "_not measured yet: run `benchmarks/bench_train.py`_"
-    lines = [f"| training step (batch {data['batch']} × 10 s, {data['device']}) | clips/s | vs reference |",
-             "|---|---|---|"]
-    for name, v in data["summary"].items():
-        lines.append(f"| {name} | {v['median_clips_per_s']:.2f} | {v['speedup_vs_reference']:.2f}× |")
+    rows = [[name, f"{v['median_clips_per_s']:.2f}", f"{v['speedup_vs_reference']:.2f}×"]
+            for name, v in data["summary"].items()]
+    lines = [md_table(rows, [f"training step (batch {data['batch']} × 10 s, {data['device']})", "clips/s", "vs reference"])]
     lines += ["", f"_{data['when']}, `{data['command']}`; machine: {data['machine'].get('cpu', '?')}, "
                   f"{data['machine'].get('cpus', '?')} cores; loss of both implementations on the same weights "
                   f"differs by {data.get('equivalence', {}).get('abs_diff', float('nan')):.1e}._"]
@@ -111,11 +117,10 @@ def reproduce(base: Path) -> str:
     data = _load("results/reproduce_mini.json", base)
     if not data:
         return "_not measured yet: run `./reproduce.sh`_"
-    lines = ["| notebook | wall time (s) | kernel peak memory (MiB) |", "|---|---|---|"]
-    for r in data["notebooks"]:
-        lines.append(f"| {r['notebook']} | {r['wall_s']:.0f} | {r['kernel_peak_rss_mib']:.0f} |")
-    lines.append(f"| **total** | **{data['total_wall_s']:.0f}** ({data['total_wall_s'] / 60:.1f} min) | "
-                 f"**{data['peak_kernel_rss_mib']:.0f}** (max) |")
+    rows = [[r["notebook"], f"{r['wall_s']:.0f}", f"{r['kernel_peak_rss_mib']:.0f}"] for r in data["notebooks"]]
+    rows.append(["**total**", f"**{data['total_wall_s']:.0f}** ({data['total_wall_s'] / 60:.1f} min)",
+                 f"**{data['peak_kernel_rss_mib']:.0f}** (max)"])
+    lines = [md_table(rows, ["notebook", "wall time (s)", "kernel peak memory (MiB)"])]
     cold = {r.get("caches_empty_at_start") for r in data["notebooks"]}
     if cold == {True}:
         lines += ["", "_Started with empty data, feature and teacher caches: includes fetching the registry "
@@ -144,11 +149,12 @@ def pretrain(base: Path) -> str:
     table = pd.read_csv(path)
     wide = table.pivot_table(index=["task", "metric"], columns="model", values="value", sort=False)
     first = table.groupby(["task", "metric"], sort=False)[["chance", "n_queries", "n_items"]].first()
-    lines = ["| held-out task | metric | trained | random weights | chance | queries → items |", "|---|---|---|---|---|---|"]
+    rows = []
     for (task, metric), row in wide.iterrows():
         f = first.loc[(task, metric)]
-        lines.append(f"| {task} | {metric} | **{row['trained']:.3f}** | {row['random weights']:.3f} | "
-                     f"{f['chance']:.3f} | {int(f['n_queries'])} → {int(f['n_items'])} |")
+        rows.append([task, metric, f"**{row['trained']:.3f}**", f"{row['random weights']:.3f}", f"{f['chance']:.3f}",
+                     f"{int(f['n_queries'])} → {int(f['n_items'])}"])
+    lines = [md_table(rows, ["held-out task", "metric", "trained", "random weights", "chance", "queries → items"])]
     step, seed = int(table["step"].iloc[0]), int(table["seed"].iloc[0])
     lines += ["", f"_profile `{table['profile'].iloc[0]}`, step {step}, seed {seed}; `results/pretrain_heldout.csv`._"]
     return "\n".join(lines)
@@ -179,10 +185,8 @@ def csv_table(path: str, base: Path) -> str:
     if not p.exists():
         return f"_not produced yet: {path} comes from ./reproduce.sh_"
     frame = pd.read_csv(p)
-    head = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns)
     fmt = lambda v: f"{v:.3f}" if isinstance(v, float) and not v.is_integer() else ("" if pd.isna(v) else str(v))  # noqa: E731
-    rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([head, *rows])
+    return markdown_table(frame.map(fmt))
 
 
 def render_block(name: str, base: Path) -> str | None:

@@ -53,6 +53,7 @@ __all__ = [
     "current_commit",
     "write_summary",
     "read_summary",
+    "markdown_table",
     "render_markdown",
     "paper_reference",
     "render_report",
@@ -342,6 +343,15 @@ def _fmt(v: Any, digits: int = 2) -> str:
     return "" if _missing(v) else f"{float(v):.{digits}f}"
 
 
+def markdown_table(frame: pd.DataFrame) -> str:
+    """``frame`` (cells already formatted as text) as a GitHub-markdown table, without the index.
+
+    ``DataFrame.to_markdown`` (tabulate's ``github`` format); cells are taken as they are, so numbers
+    keep the digits they were formatted with.
+    """
+    return frame.astype(str).to_markdown(index=False, tablefmt="github", disable_numparse=True)
+
+
 def render_markdown(
     summary: pd.DataFrame | str | os.PathLike[str], *, profile: str | None = None, digits: int = 2
 ) -> str:
@@ -349,19 +359,25 @@ def render_markdown(
     frame = read_summary(summary) if not isinstance(summary, pd.DataFrame) else summary
     if profile is not None:
         frame = frame[frame["profile"] == profile]
-    header = "| task | dataset | protocol | metric | model | paper | ours (mean ± std) | seeds | chance | status |"
-    lines = [header, "|" + "---|" * 10]
-    for r in frame.itertuples(index=False):
-        ours = (
-            ""
-            if _missing(r.ours_mean)
-            else f"{_fmt(r.ours_mean, digits)} ± {_fmt(r.ours_std, digits)}"
-        )
-        lines.append(
-            f"| {r.task} | {r.dataset} | {r.protocol} | {r.metric} | {r.model} | {_fmt(r.paper, digits)} | "
-            f"{ours} | {r.n_seeds} | {_fmt(r.chance, digits)} | {r.status} |"
-        )
-    return "\n".join(lines) + "\n"
+    frame = frame.reset_index(drop=True)
+    table = pd.DataFrame(
+        {
+            "task": frame["task"],
+            "dataset": frame["dataset"],
+            "protocol": frame["protocol"],
+            "metric": frame["metric"],
+            "model": frame["model"],
+            "paper": [_fmt(v, digits) for v in frame["paper"]],
+            "ours (mean ± std)": [
+                "" if _missing(m) else f"{_fmt(m, digits)} ± {_fmt(s, digits)}"
+                for m, s in zip(frame["ours_mean"], frame["ours_std"])
+            ],
+            "seeds": frame["n_seeds"],
+            "chance": [_fmt(v, digits) for v in frame["chance"]],
+            "status": frame["status"],
+        }
+    )
+    return markdown_table(table) + "\n"
 
 
 TASK_TITLES = {
@@ -425,7 +441,7 @@ def render_wide(frame: pd.DataFrame, *, digits: int = 2) -> str:
     models = list(dict.fromkeys(frame["model"]))
     models.sort(key=lambda m: m != "wav2clip")
     header = ["dataset", "protocol", "metric", "chance", *models, "paper", "status"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for (dataset, key_value, metric), part in frame.groupby(["dataset", "_key", "metric"], sort=False):
         cells = {}
         for r in part.itertuples(index=False):
@@ -435,9 +451,8 @@ def render_wide(frame: pd.DataFrame, *, digits: int = 2) -> str:
         paper = _fmt(ours["paper"].iloc[0], digits) if len(ours) else ""
         status = str((ours if len(ours) else part)["status"].iloc[0])
         chance = _fmt(part["chance"].dropna().iloc[0], digits) if part["chance"].notna().any() else ""
-        row = [dataset, key_value, metric, chance, *[cells.get(m, "") for m in models], paper, status]
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append([dataset, key_value, metric, chance, *[cells.get(m, "") for m in models], paper, status])
+    return markdown_table(pd.DataFrame(rows, columns=header)) + "\n"
 
 
 def _short_commit(commit: str) -> str:
@@ -486,9 +501,8 @@ def render_report(
         lines.append(render_wide(part, digits=digits).rstrip())
     if compare_with_paper:
         ref = paper_reference()
+        table = ref.assign(paper=ref["paper"].map("{:g}".format), tolerance=ref["tolerance"].map("{:g}".format))
+        table = table[["task", "dataset", "metric", "paper", "tolerance", "reruns"]]
         lines += ["", "#### The paper's values and independent re-runs", "",
-                  "| task | dataset | metric | paper | tolerance | re-runs of the released checkpoint |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {r.task} | {r.dataset} | {r.metric} | {r.paper:g} | {r.tolerance:g} | {r.reruns} |"
-                  for r in ref.itertuples(index=False)]
+                  markdown_table(table.rename(columns={"reruns": "re-runs of the released checkpoint"}))]
     return "\n".join(lines) + "\n"
