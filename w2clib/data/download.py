@@ -588,6 +588,12 @@ def open_split_zip(parts: Sequence[str | os.PathLike[str]]) -> zipfile.ZipFile:
     The parts are concatenated virtually and a rewritten central directory (absolute offsets, one
     disk, zip64 records) is appended in memory, so nothing large is copied.
 
+    Why not simpler: :mod:`zipfile` over the plain concatenation of the parts fails ("Bad magic
+    number for file header", checked with :func:`w2clib.rehearsal.archives.split_zip`), because a
+    split zip's central directory gives each member's offset relative to its own part, and zipfile
+    refuses a zip64 end record that names several disks (FSD50K's dev audio is zip64); Info-ZIP's
+    ``zip -s 0`` joins the parts but needs that binary and a second 24 GB copy.
+
     Raises:
         FileNotFoundError: a part is missing.  ValueError: the parts do not form a split zip.
     """
