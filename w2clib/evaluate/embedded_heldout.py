@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._math import l2_normalize
 from ..model import Wav2CLIP, build_model
 from .retrieval import chance_levels, retrieval_metrics
 from .zeroshot import TEMPLATE_SETS, text_classifier
@@ -60,11 +61,6 @@ class EvalOptions:
             raise ValueError(f"heldout.templates must be one of {sorted(TEMPLATE_SETS)}, got {self.templates!r}")
         if self.batch_size < 1:
             raise ValueError(f"heldout.batch_size must be >= 1, got {self.batch_size}")
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def windows_of(waves: Sequence[np.ndarray], n_samples: int) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +109,8 @@ class HeldOutEvaluator:
         self.gm_windows, self.gm_owner = windows_of(gm_waves, clip_samples)
         self.tux_windows, self.tux_owner = windows_of(tux_waves, clip_samples)
         self.gm_class, self.tux_photo = np.asarray(gm_class), np.asarray(tux_photo)
-        self.prototypes, self.text_classes, self.photos = _unit(prototypes), _unit(text_classes), _unit(photos)
+        self.prototypes, self.text_classes, self.photos = (
+            l2_normalize(v, axis=1, dtype=np.float64) for v in (prototypes, text_classes, photos))
         self.batch_size, self.class_names, self.templates = batch_size, list(class_names), templates
         self.relevant = {
             "timgm_prototype": self.gm_class[:, None] == np.arange(len(self.prototypes))[None, :],
@@ -139,8 +136,8 @@ class HeldOutEvaluator:
 
         Runs without gradients in eval mode and restores the model's mode afterwards.
         """
-        gm = _unit(self._embed(model, self.gm_windows, self.gm_owner))
-        tux = _unit(self._embed(model, self.tux_windows, self.tux_owner))
+        gm = l2_normalize(self._embed(model, self.gm_windows, self.gm_owner), axis=1, dtype=np.float64)
+        tux = l2_normalize(self._embed(model, self.tux_windows, self.tux_owner), axis=1, dtype=np.float64)
         sims = {"timgm_prototype": gm @ self.prototypes.T, "timgm_zeroshot": gm @ self.text_classes.T,
                 "tux_photo": tux @ self.photos.T}
         out: dict[str, float] = {}

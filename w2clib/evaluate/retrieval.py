@@ -22,6 +22,8 @@ from math import comb
 
 import numpy as np
 
+from .._math import l2_normalize
+
 __all__ = [
     "relevance_from_groups",
     "ranks_of_relevant",
@@ -124,10 +126,10 @@ def chance_levels(
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"embeddings must be (n, D), got shape {x.shape}")
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return l2_normalize(x, axis=1, dtype=np.float64)
 
 
 def paired_retrieval(

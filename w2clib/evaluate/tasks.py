@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._math import l2_normalize
 from ..results import result_row
 from ..teachers.base import Teacher
 from .config import EvaluateConfig
@@ -244,8 +245,8 @@ def text_audio(
     relevant = np.zeros((len(keys), len(manifest)), dtype=bool)  # (text, clip)
     for row, key in enumerate(keys):
         relevant[row, sorted(owners[key])] = True
-    a = _unit(np.asarray(x, dtype=np.float64))
-    t = _unit(np.asarray(teacher.embed_texts([texts[k] for k in keys]), dtype=np.float64))
+    a = l2_normalize(x, axis=1, dtype=np.float64)
+    t = l2_normalize(teacher.embed_texts([texts[k] for k in keys]), axis=1, dtype=np.float64)
     sim = t @ a.T
     return {
         "text_to_audio": {
@@ -261,5 +262,3 @@ def text_audio(
     }
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

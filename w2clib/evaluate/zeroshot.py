@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._math import l2_normalize
 from ..teachers.base import Teacher
 from .probes import mean_average_precision
 
@@ -97,11 +98,6 @@ def class_prompts(
     return [[t.format(label=clean_label(name, dataset)) for t in templates] for name in class_names]
 
 
-def _normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
 def text_classifier(
     teacher: Teacher,
     class_names: Sequence[str],
@@ -120,8 +116,8 @@ def text_classifier(
         templates = TEMPLATE_SETS[templates]
     prompts = class_prompts(class_names, templates, dataset)
     flat = [p for group in prompts for p in group]
-    emb = _normalize(teacher.embed_texts(flat)).reshape(len(class_names), len(templates), -1)
-    return _normalize(emb.mean(axis=1))
+    emb = l2_normalize(teacher.embed_texts(flat)).reshape(len(class_names), len(templates), -1)
+    return l2_normalize(emb.mean(axis=1))
 
 
 def zero_shot_scores(audio_emb: np.ndarray, class_emb: np.ndarray) -> np.ndarray:
@@ -132,7 +128,7 @@ def zero_shot_scores(audio_emb: np.ndarray, class_emb: np.ndarray) -> np.ndarray
             f"audio embeddings {audio_emb.shape} and class embeddings {class_emb.shape} must share the last "
             "dimension: evaluate a model distilled from this teacher (its checkpoint records which)"
         )
-    return _normalize(audio_emb) @ class_emb.T
+    return l2_normalize(audio_emb) @ class_emb.T
 
 
 @dataclass

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from .._math import l2_normalize
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -22,13 +24,6 @@ __all__ = ["ImageLike", "Teacher", "imagenet_index", "l2_normalize", "pad_to_squ
 ImageLike = Union["Image.Image", np.ndarray]  # H x W x 3 uint8 arrays or PIL images
 
 WHITE = (255, 255, 255)
-
-
-def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``x`` divided by its L2 norm along ``axis`` (zero vectors stay zero), as float32."""
-    x = np.asarray(x, dtype=np.float64)
-    norm = np.linalg.norm(x, axis=axis, keepdims=True)
-    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
 
 
 def to_rgb(image: ImageLike, background: tuple[int, int, int] = WHITE) -> Image.Image:

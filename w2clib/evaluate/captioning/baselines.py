@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..._math import l2_normalize
+
 from .metrics import cider_d
 from .vocab import tokenize
 
@@ -43,9 +45,7 @@ def retrieval_captions(audio: np.ndarray, captions: Sequence[str], caption_embed
     if a.ndim != 2 or t.ndim != 2 or a.shape[1] != t.shape[1] or len(t) != len(captions) or not len(t):
         raise ValueError(f"audio {a.shape} and caption embeddings {t.shape} must be (n, D) and (m, D) with "
                          f"m = {len(captions)} captions > 0")
-    a /= np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
-    best = (a @ t.T).argmax(axis=1)
+    best = (l2_normalize(a, axis=1, dtype=np.float64) @ l2_normalize(t, axis=1, dtype=np.float64).T).argmax(axis=1)
     return [captions[i] for i in best]
 
 
