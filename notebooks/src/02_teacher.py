@@ -41,7 +41,7 @@ from w2clib.teachers.benchmark import (
     image_text_retrieval,
     load_images,
     packaged_ablation,
-    retrieval_rows,
+    image_text_rows,
     tuxpaint_pairs,
 )
 
@@ -78,7 +78,7 @@ if cfg.eval_dataset is not None:
     began = time.time()
     result = image_text_retrieval(teacher, images, pairs["caption"].tolist())
     seconds = time.time() - began
-    table = pd.DataFrame(retrieval_rows(result, teacher=teacher.name, dataset="tuxpaint", profile=P.name))
+    table = pd.DataFrame(image_text_rows(result, teacher=teacher.name, dataset="tuxpaint", profile=P.name))
     table.to_csv(P.results_dir / "teacher_retrieval.csv", index=False)
     print(f"{result['n']} pairs embedded and ranked in {seconds:.1f} s")
 table = pd.read_csv(P.results_dir / "teacher_retrieval.csv") if cfg.eval_dataset else pd.DataFrame()

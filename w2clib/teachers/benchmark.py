@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 __all__ = [
     "PACKAGED_ABLATION",
     "image_text_retrieval",
+    "image_text_rows",
     "load_images",
     "packaged_ablation",
-    "retrieval_rows",
     "tuxpaint_pairs",
 ]
 
@@ -136,8 +136,9 @@ def _defaults(cls: type) -> dict[str, Any]:
     return {f.name: f.default for f in dataclasses.fields(cls)}
 
 
-def retrieval_rows(result: dict[str, Any], **labels: Any) -> list[dict[str, Any]]:
-    """Flatten :func:`image_text_retrieval` into table rows (one per direction and metric)."""
+def image_text_rows(result: dict[str, Any], **labels: Any) -> list[dict[str, Any]]:
+    """Flatten :func:`image_text_retrieval` into rows of the teacher table (one per direction and metric;
+    the evaluation's summary rows are :func:`w2clib.evaluate.tasks.retrieval_rows`)."""
     rows = []
     for direction in ("text_to_image", "image_to_text"):
         for metric, value in result[direction]["metrics"].items():
