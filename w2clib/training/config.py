@@ -17,7 +17,7 @@ from ..config import Profile, load_profile, section_config
 from ..frontend import check_norm
 from ..losses import check_loss
 
-__all__ = ["RESUME_SAFE_FIELDS", "PretrainConfig", "load_pretrain_config"]
+__all__ = ["RESUME_SAFE_FIELDS", "PretrainConfig", "changed_fields", "load_pretrain_config"]
 
 SAMPLE_RATE = 16000
 
@@ -147,6 +147,20 @@ RESUME_SAFE_FIELDS = frozenset(
      "max_epochs", "max_steps", "device", "compile", "final_weights", "early_stopping_patience",
      "nproc_per_node"}
 )
+
+
+def changed_fields(saved: dict[str, Any], config: PretrainConfig) -> dict[str, tuple[Any, Any]]:
+    """``{field: (saved value, current value)}`` for the fields outside :data:`RESUME_SAFE_FIELDS` in
+    which ``config`` differs from a run's saved config (``saved``, a ``to_dict()``; fields added since
+    it was written count as their defaults).  Empty: ``config`` may resume that run.
+
+    The one resume check: :func:`w2clib.training.pretrain` refuses to resume when it is not empty,
+    :func:`w2clib.training.run.run_pretrain` moves such a run aside instead.
+    """
+    current = config.to_dict()
+    saved = {**PretrainConfig().to_dict(), **saved}
+    return {k: (saved.get(k), current.get(k)) for k in sorted(set(saved) | set(current))
+            if k not in RESUME_SAFE_FIELDS and saved.get(k) != current.get(k)}
 
 
 def load_pretrain_config(profile: str | Profile, **overrides: Any) -> PretrainConfig:

@@ -24,7 +24,7 @@ from ..checkpoints import mark_finished, save_checkpoint
 from ..config import Profile, load_profile
 from ..losses import DistillationLoss, needs_image_head
 from ..model import ModelConfig, Wav2CLIP, build_model
-from .config import RESUME_SAFE_FIELDS, PretrainConfig, load_pretrain_config
+from .config import RESUME_SAFE_FIELDS, PretrainConfig, changed_fields, load_pretrain_config
 from .engine import (
     DistillationModule,
     LRSchedule,
@@ -101,12 +101,9 @@ def build_training(config: PretrainConfig, target_dim: int, runtime: Runtime,
 
 
 def _check_resume(saved: dict[str, Any], config: PretrainConfig, state_path: Path) -> None:
-    current = config.to_dict()
-    saved = {**PretrainConfig().to_dict(), **saved}  # fields added since the run started: their defaults
-    changed = sorted(k for k in set(saved) | set(current)
-                     if k not in RESUME_SAFE_FIELDS and saved.get(k) != current.get(k))
+    changed = changed_fields(saved, config)
     if changed:
-        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:6])
+        detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in list(changed.items())[:6])
         raise ValueError(
             f"cannot resume {state_path}: the run was started with a different config ({detail}). "
             f"Only {sorted(RESUME_SAFE_FIELDS)} may change; use another output folder for a new run"
@@ -486,8 +483,10 @@ def pretrain(
         out_dir: run folder; receives ``checkpoint.safetensors`` + ``config.json`` (loadable with
             :func:`w2clib.load_model`), ``metrics.csv``, ``epochs.csv``, ``problems.csv``, ``best/``
             and ``train_state.pt`` (see :mod:`w2clib.training.state`).
-        resume: continue from ``out_dir/train_state.pt`` (a fresh start when there is none).  Without
-            it, an existing run in ``out_dir`` is an error, never overwritten.
+        resume: continue from ``out_dir/train_state.pt`` (a fresh start when there is none); a run
+            saved with another config (:func:`~w2clib.training.config.changed_fields`) is a
+            ``ValueError``.  Without it, an existing run in ``out_dir`` is an error, never overwritten.
+            (The notebook stage :func:`w2clib.training.run.run_pretrain` moves such a run aside first.)
         data: pairs to train on; ``None`` builds them from ``config.data``/``data_options``.
         evaluate: called with the model (eval mode is up to the callee) after each epoch on rank 0;
             the returned numbers become columns of ``epochs.csv`` (e.g. a retrieval metric).

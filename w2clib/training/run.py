@@ -33,7 +33,7 @@ from typing import Any
 
 from .._io import atomic_write_json
 from ..config import Profile, load_profile
-from .config import RESUME_SAFE_FIELDS, PretrainConfig, load_pretrain_config
+from .config import PretrainConfig, changed_fields, load_pretrain_config
 
 __all__ = ["DONE_NAME", "checkpoint_dir", "heldout_hook", "run_pretrain", "train_in_process"]
 
@@ -69,11 +69,7 @@ def _move_aside_other_run(out: Path, config: PretrainConfig) -> None:
     saved = None
     if config_file.is_file():
         saved = json.loads(config_file.read_text()).get("training", {}).get("pretrain")
-    current = config.to_dict()
-    if saved is not None:
-        saved = {**PretrainConfig().to_dict(), **saved}  # fields added since: their defaults
-    if saved is not None and all(saved.get(k) == current.get(k) for k in set(saved) | set(current)
-                                 if k not in RESUME_SAFE_FIELDS):
+    if saved is not None and not changed_fields(saved, config):
         return  # the same run, interrupted: the trainer resumes it
     n = 1
     while out.with_name(f"{out.name}.previous-{n}").exists():
