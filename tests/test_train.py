@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 import w2clib
 from w2clib.audio import load_audio
 from w2clib.shards import PCM_SCALE, ShardSource, verify_shards, write_shards
-from w2clib.train import main as train_main
+from w2clib.cli import main as cli_main
 from w2clib.training import (
     ArraySource,
     BatchPart,
@@ -130,7 +130,7 @@ def test_ddp_with_one_process_matches_the_single_process_run(uninterrupted: Path
     env = {**os.environ, "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
            "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(
-        [sys.executable, "-m", "w2clib.train", "--config", str(config_file), "--out", str(tmp_path / "ddp")],
+        [sys.executable, "-m", "w2clib.cli", "pretrain", "--config", str(config_file), "--out", str(tmp_path / "ddp")],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -297,7 +297,7 @@ def test_config_errors_name_the_field() -> None:
 
 def test_command_line_trains_from_a_profile(tmp_path: Path) -> None:
     out = tmp_path / "cli"
-    assert train_main(["--profile", "smoke", "--out", str(out), "--set", "max_steps=2", "--set", "num_workers=0"]) == 0
+    assert cli_main(["pretrain", "--profile", "smoke", "--out", str(out), "--set", "max_steps=2", "--set", "num_workers=0"]) == 0
     assert json.loads((out / "config.json").read_text())["training"]["step"] == 2
     assert w2clib.load_model(out, device="cpu").config.width == load_pretrain_config("smoke").width
 
@@ -327,7 +327,7 @@ def test_two_process_ddp_run_under_torchrun_trains_and_gathers_problems(tmp_path
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-               "-m", "w2clib.train", "--config", str(config_file), "--out", str(tmp_path / "ddp2")]
+               "-m", "w2clib.cli", "pretrain", "--config", str(config_file), "--out", str(tmp_path / "ddp2")]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
                             env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     assert result.returncode == 0, result.stderr[-3000:]

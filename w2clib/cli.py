@@ -159,5 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m w2clib.cli (torchrun -m w2clib.cli pretrain ...)
+    from w2clib.cli import main as imported_main  # the module copy that plugin commands register into
+
+    sys.exit(imported_main())

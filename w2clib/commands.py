@@ -3,7 +3,7 @@
     w2clib prepare NAME [NAME ...] [--data-home DIR] [--profile P] [--videos --extract --fps F --shard i/n]
     w2clib teacher-features --profile P --dataset D [--shard i/n] [--out DIR]
     w2clib shards --profile P [--set section.key=value ...]
-    w2clib pretrain --profile P --out DIR [--resume] [--set key=value ...]
+    w2clib pretrain --profile P --out DIR [--resume] [--set key=value ...]   (--config FILE instead of --profile)
     w2clib caption FILE... --captioner DIR [--checkpoint CKPT] [--out CAPTIONS.csv]
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from .cli import command
 
@@ -122,8 +123,23 @@ def run_shards(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["max_steps=10", "lr=3e-4"]`` -> ``{"max_steps": 10, "lr": 0.0003}`` (values parsed as YAML)."""
+    import yaml
+
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
 def _configure_pretrain(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="mini", help="profile whose pretrain: section drives the run")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--profile", default=None, help="profile whose pretrain: section drives the run (default: mini)")
+    source.add_argument("--config", default=None, help="a JSON/YAML file holding a whole pretrain config instead")
     p.add_argument("--out", required=True, help="run folder: checkpoint.safetensors, config.json, metrics.csv")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -132,14 +148,27 @@ def _configure_pretrain(p: argparse.ArgumentParser) -> None:
 
 @command("pretrain", _configure_pretrain)
 def run_pretrain(args: argparse.Namespace) -> int:
-    """Distillation pre-training (DDP under torchrun; resumable)."""
-    from .config import load_profile
-    from .train import load_pretrain_config, parse_overrides
-    from .training.run import train_in_process
+    """Distillation pre-training in this process, or one rank of it under torchrun (resumable).
 
-    profile = load_profile(args.profile)
-    config = load_pretrain_config(profile, **parse_overrides(args.set))
-    train_in_process(profile, Path(args.out), config, resume=args.resume)
+    ``torchrun --nproc_per_node N -m w2clib.cli pretrain ...`` trains with DistributedDataParallel.
+    The notebook stage (training input, reuse of a finished run, torchrun from the profile's
+    ``nproc_per_node``) is :func:`w2clib.training.run.run_pretrain`, which calls this for each rank.
+    """
+    from .training import PretrainConfig, load_pretrain_config, pretrain
+
+    overrides = parse_overrides(args.set)
+    if args.config:
+        import yaml
+
+        data = yaml.safe_load(Path(args.config).read_text()) or {}
+        pretrain(PretrainConfig.from_dict({**data, **overrides}, where=args.config), args.out, resume=args.resume)
+    else:
+        from .config import load_profile
+        from .training.run import train_in_process
+
+        profile = load_profile(args.profile or "mini")
+        config = load_pretrain_config(profile, **overrides)
+        train_in_process(profile, Path(args.out), config, resume=args.resume)  # + the profile's held-out hook
     print(f"checkpoint: {Path(args.out)} (load with w2clib.load_model({str(args.out)!r}))")
     return 0
 

@@ -102,10 +102,10 @@ def train_in_process(profile: Profile, out: Path, config: PretrainConfig | None 
 
 
 def _launch_torchrun(profile: Profile, out: Path, nproc: int) -> None:
-    """``torchrun --nproc_per_node N -m w2clib.train --profile <file> --out <out> --resume``."""
+    """``torchrun --nproc_per_node N -m w2clib.cli pretrain --profile <file> --out <out> --resume``."""
     resolved = profile.path if not profile.overrides else profile.write_resolved(out.parent / "pretrain_profile.yaml")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", "w2clib.train", "--profile", str(resolved), "--out", str(out), "--resume"]
+               "-m", "w2clib.cli", "pretrain", "--profile", str(resolved), "--out", str(out), "--resume"]
     print("w2clib.pretrain: " + " ".join(command), file=sys.stderr, flush=True)
     result = subprocess.run(command, check=False)
     if result.returncode != 0:
