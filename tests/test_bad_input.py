@@ -224,8 +224,12 @@ def test_repro6_empty_hash_record_of_a_named_download(tmp_path, monkeypatch):
     monkeypatch.setitem(checkpoints.REGISTRY, "t", entry)
     monkeypatch.setenv("W2C_CHECKPOINT_DIR", str(tmp_path))
     (tmp_path / "T.pt").write_bytes(b"weights")
-    (tmp_path / "T.pt.sha256").write_text("")
-    with pytest.raises(CheckpointError, match="hash record .* is empty or damaged"):
+    (tmp_path / "checksums.json").write_text("")
+    with pytest.raises(checkpoints.ChecksumError, match="checksums.json is not valid JSON"):
+        checkpoints.download_checkpoint("t")
+    (tmp_path / "checksums.json").unlink()
+    (tmp_path / "T.pt.sha256").write_text("")  # the record of releases before 0.2
+    with pytest.raises(checkpoints.ChecksumError, match="hash record .* is empty or damaged"):
         checkpoints.download_checkpoint("t")
 
 
@@ -334,7 +338,7 @@ def _zip(path: Path, members: dict[str, bytes]) -> Path:
 
 
 def test_repro10_a_different_archive_of_the_same_size_is_extracted_again(tmp_path):
-    from w2clib.data.download import extract_archive
+    from w2clib.data.extract import extract_archive
 
     dest = tmp_path / "out"
     first = _zip(tmp_path / "data.zip", {"x.txt": b"AAAA"})
@@ -348,7 +352,7 @@ def test_repro10_a_different_archive_of_the_same_size_is_extracted_again(tmp_pat
 
 @pytest.mark.parametrize("members", [{"a": b"file", "a/b": b"inner"}, {"a/b": b"inner", "a": b"file"}])
 def test_repro10_a_file_and_a_folder_of_one_name_is_a_clear_error(tmp_path, members):
-    from w2clib.data.download import extract_archive
+    from w2clib.data.extract import extract_archive
 
     archive = _zip(tmp_path / "bad.zip", members)
     with pytest.raises(ValueError, match=r"bad\.zip: member .* a file and a folder of the same name"):

@@ -11,7 +11,7 @@ import torch
 import w2clib
 from tests.conftest import tone_mix
 from w2clib import checkpoints
-from w2clib.checkpoints import CheckpointEntry, CheckpointError
+from w2clib.checkpoints import CheckpointEntry, CheckpointError, ChecksumError, DownloadError
 from w2clib.model import ModelConfig, build_model
 
 OFFICIAL_HEAD_KEYS = {
@@ -110,11 +110,11 @@ def test_named_download_records_its_hash_on_first_use_and_verifies_later(small_m
     registry_entry(source.as_uri(), None)
     model = w2clib.load_model("test-ckpt", device="cpu")
     assert "recorded" in capsys.readouterr().err
-    record = tmp_path / "cache" / "Test.pt.sha256"
-    assert record.read_text().split()[0] == model.checkpoint_sha256
+    record = json.loads((tmp_path / "cache" / "checksums.json").read_text())
+    assert record["Test.pt"]["sha256"] == model.checkpoint_sha256
     cached = tmp_path / "cache" / "Test.pt"
     cached.write_bytes(cached.read_bytes()[:-10] + b"0123456789")
-    with pytest.raises(CheckpointError, match="SHA-256 mismatch"):
+    with pytest.raises(ChecksumError, match="recorded on first use"):
         w2clib.load_model("test-ckpt")
 
 
@@ -122,11 +122,21 @@ def test_named_download_with_a_known_hash_rejects_other_bytes(small_model, tmp_p
     source = tmp_path / "served.pt"
     torch.save(small_model.state_dict(), source)
     registry_entry(source.as_uri(), "0" * 64)
-    with pytest.raises(CheckpointError, match="SHA-256 mismatch"):
+    with pytest.raises(ChecksumError, match="published sha256 of Test.pt is 0000"):
         w2clib.load_model("test-ckpt")
 
 
 def test_offline_download_says_where_to_place_the_file(registry_entry):
     registry_entry("http://127.0.0.1:9/Test.pt", None)  # nothing listens on the discard port
-    with pytest.raises(RuntimeError, match=r"place it at .*cache.*Test\.pt"):
+    with pytest.raises(DownloadError, match=r"place it at .*cache.*Test\.pt"):
+        w2clib.load_model("test-ckpt")
+
+
+def test_a_hash_recorded_by_an_earlier_release_beside_the_file_is_still_checked(small_model, tmp_path, registry_entry):
+    registry_entry("http://127.0.0.1:9/Test.pt", None)  # never downloaded: the file is already in the cache
+    cached = tmp_path / "cache" / "Test.pt"
+    cached.parent.mkdir()
+    torch.save(small_model.state_dict(), cached)
+    (tmp_path / "cache" / "Test.pt.sha256").write_text("f" * 64 + "  Test.pt\n")
+    with pytest.raises(ChecksumError, match="published sha256 of Test.pt is f{64}"):
         w2clib.load_model("test-ckpt")

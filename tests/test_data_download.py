@@ -15,19 +15,15 @@ from pathlib import Path
 import pytest
 
 from tests.data_fixtures import serve_directory, split_zip, unused_port_url
-from w2clib.data.download import (
-    CHECKSUMS_FILE,
-    ChecksumError,
-    DownloadError,
-    RemoteFile,
+from w2clib.data.download import RemoteFile, fetch
+from w2clib.data.extract import (
     UnsafeArchiveError,
     _rebuild_central_directory,
     _safe_target,
-    download_file,
     extract_archive,
-    fetch,
     open_split_zip,
 )
+from w2clib.downloads import CHECKSUMS_FILE, ChecksumError, DownloadError, download_file
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB, every byte value
 

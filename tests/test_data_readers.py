@@ -27,7 +27,7 @@ from tests.data_fixtures import (
 from w2clib import data
 from w2clib.data.base import REQUIRED_COLUMNS, read_manifest, write_manifest
 from w2clib.data.clotho import CLOTHO
-from w2clib.data.download import ChecksumError, DownloadError
+from w2clib.downloads import ChecksumError, DownloadError
 from w2clib.data.esc50 import COMMIT
 from w2clib.data.fsd50k import FSD50K, SPLIT_GROUPS, vocabulary
 from w2clib.data.tau2020 import TAU2020

@@ -21,7 +21,9 @@ import pytest
 import torch
 
 from tests.data_fixtures import serve_directory
-from w2clib.data.download import ChecksumError, DownloadError, RemoteFile, download_file, extract_archive, fetch
+from w2clib.data.download import RemoteFile, fetch
+from w2clib.data.extract import extract_archive
+from w2clib.downloads import ChecksumError, DownloadError, download_file
 
 N_POINTS = int(os.environ.get("W2C_FAULT_POINTS", "3"))
 RNG = np.random.default_rng(2022)
@@ -97,11 +99,11 @@ def test_extraction_killed_after_some_members_is_redone_completely(tmp_path, mon
             raise KeyboardInterrupt("killed")
         return real(src, dst, length)
 
-    monkeypatch.setattr("w2clib.data.download.shutil.copyfileobj", dying)
+    monkeypatch.setattr("w2clib.data.extract.shutil.copyfileobj", dying)
     with pytest.raises(KeyboardInterrupt):
         extract_archive(archive, dest)
     FAULTS.append(f"extraction killed at member {kill_at}")
-    monkeypatch.setattr("w2clib.data.download.shutil.copyfileobj", real)
+    monkeypatch.setattr("w2clib.data.extract.shutil.copyfileobj", real)
     assert not list(dest.glob(".extracted.*"))  # no stamp: the next run extracts again
     assert extract_archive(archive, dest) == len(members)
     assert _tree(dest) == members

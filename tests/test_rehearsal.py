@@ -23,7 +23,8 @@ import pytest
 
 import w2clib
 from w2clib import data, mirrors
-from w2clib.data.download import ChecksumError, UnsafeArchiveError
+from w2clib.data.extract import UnsafeArchiveError
+from w2clib.downloads import ChecksumError
 from w2clib.rehearsal import CHECKPOINT_FILE, CHECKSUMS_NAME, PAPER_DATASETS, SUMMARY_NAME, serve_directory
 from w2clib.rehearsal.__main__ import main as rehearsal_cli
 
@@ -196,7 +197,8 @@ def test_the_official_checkpoint_comes_from_the_mirror_and_loads(mirror, tmp_pat
     assert "recorded" in capsys.readouterr().err  # no published hash: trust on first use
     cached = tmp_path / "checkpoints" / "Wav2CLIP.pt"
     assert cached.read_bytes() == (mirror / CHECKPOINT_FILE).read_bytes()
-    assert (tmp_path / "checkpoints" / "Wav2CLIP.pt.sha256").read_text().split()[0] == model.checkpoint_sha256
+    recorded = json.loads((tmp_path / "checkpoints" / "checksums.json").read_text())
+    assert recorded["Wav2CLIP.pt"]["sha256"] == model.checkpoint_sha256
     state, _ = read_state_dict(mirror / CHECKPOINT_FILE)
     assert {k.split(".")[0] for k in state} == {"audio_encoder", "audio_transform", "image_transform",
                                                 "loss_fn_a", "loss_fn_i"}
@@ -264,7 +266,7 @@ def test_the_hub_probe_follows_hf_endpoint(monkeypatch):
 
 
 def test_a_mirror_session_sets_the_environment_only_while_it_runs(mirror, monkeypatch, tmp_path):
-    from w2clib.data.download import download_file
+    from w2clib.downloads import download_file
     from w2clib.rehearsal import mirror_session
 
     monkeypatch.delenv("W2C_MIRROR", raising=False)

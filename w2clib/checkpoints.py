@@ -17,14 +17,15 @@ Downloads come from the release URL, or from a mirror (``$W2C_CHECKPOINT_MIRROR`
 ``$W2C_MIRROR/checkpoints``: :mod:`w2clib.mirrors`); they go to ``$W2C_CHECKPOINT_DIR`` (default
 ``~/.cache/w2clib/checkpoints``, also the place for a copy downloaded by hand) and are verified by
 SHA-256.  Where the project does not know a release's hash yet, the first download records it
-(``<file>.sha256`` beside the file, announced on stderr) and every later load is checked against it.
+(``checksums.json`` in that folder, announced on stderr) and every later load is checked against it.
+Downloading and the hash record are the project's one implementation (:mod:`w2clib.downloads`), as
+for the datasets; its errors (``DownloadError``, ``ChecksumError``) are re-exported here.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,8 @@ from typing import Any
 import torch
 
 from . import __version__, mirrors
-from ._io import atomic_path, atomic_write_json, atomic_write_text, sha256_file, user_cache_dir
+from ._io import atomic_path, atomic_write_json, sha256_file, user_cache_dir
+from .downloads import ChecksumError, DownloadError, download_file, verify_download
 from .model import ModelConfig, Wav2CLIP
 
 __all__ = [
@@ -47,6 +49,8 @@ __all__ = [
     "read_state_dict",
     "mark_finished",
     "CheckpointError",
+    "ChecksumError",
+    "DownloadError",
 ]
 
 SAFETENSORS_NAME = "checkpoint.safetensors"
@@ -99,38 +103,28 @@ def _manual_instructions(entry: CheckpointEntry, target: Path) -> str:
 
 
 def _verify(path: Path, entry: CheckpointEntry) -> str:
-    """Check ``path`` against the registry hash or the hash recorded at first download."""
-    digest = sha256_file(path)
-    record = path.with_name(path.name + ".sha256")
-    expected = entry.sha256
-    if expected is None and record.exists():
-        words = record.read_text().split()
+    """Check ``path`` against the registry hash or the hash recorded at first download; its SHA-256."""
+    legacy = path.with_name(path.name + ".sha256")  # where releases before 0.2 recorded the first hash
+    recorded = entry.sha256
+    if recorded is None and legacy.is_file():
+        words = legacy.read_text().split()
         if not words or len(words[0]) != 64:
-            raise CheckpointError(
-                f"the hash record {record} is empty or damaged, so {path} cannot be verified; delete both "
-                f"files and download again ({entry.url})"
-            )
-        expected = words[0]
-    if expected is None:
-        atomic_write_text(record, f"{digest}  {path.name}\n")
-        print(
-            f"w2clib: the project has no published SHA-256 for {entry.filename}; recorded {digest} "
-            f"in {record} and will verify against it from now on",
-            file=sys.stderr,
-        )
-    elif digest != expected:
-        raise CheckpointError(
-            f"SHA-256 mismatch for {path}: got {digest}, expected {expected}. The file is corrupt or "
-            f"not the release; delete it and download again ({entry.url})"
-        )
-    return digest
+            raise ChecksumError(f"the hash record {legacy} is empty or damaged, so {path} cannot be verified; "
+                                f"delete both files and download again ({entry.url})")
+        recorded = words[0]
+    return verify_download(path, entry.filename, sha256=recorded, url=entry.url, record_dir=path.parent,
+                           redo=f"load it again to re-download it ({entry.url})")["sha256"]
 
 
 def download_checkpoint(name: str, *, progress: bool = True) -> Path:
     """Return the local path of a named checkpoint, downloading and verifying it if needed.
 
-    Interrupted downloads resume from the ``.part`` file.  Offline, raises ``RuntimeError`` saying
-    where to put the file by hand.
+    Interrupted downloads resume from the ``.part`` file (:func:`w2clib.downloads.download_file`).
+
+    Raises:
+        CheckpointError: an unknown name.
+        DownloadError: offline or not downloadable; the message says where to place the file by hand.
+        ChecksumError: the file does not match the published or first-recorded SHA-256.
     """
     key = ALIASES.get(name, name)
     if key not in REGISTRY:
@@ -143,13 +137,11 @@ def download_checkpoint(name: str, *, progress: bool = True) -> Path:
     if target.exists():
         _verify(target, entry)
         return target
-    from .data.download import DownloadError, download_file  # (lazy: keeps pandas out of `import w2clib`)
-
     url = mirrors.checkpoint_url(entry.filename) or entry.url
     try:  # resumable, and a transfer that ends early is retried, never taken for the whole file
         download_file(url, target, progress=progress)
-    except (DownloadError, ValueError) as err:
-        raise RuntimeError(
+    except DownloadError as err:
+        raise DownloadError(
             f"could not download checkpoint {name!r} from {url} ({err}). To use it offline, "
             + _manual_instructions(entry, target)
         ) from err

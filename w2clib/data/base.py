@@ -43,7 +43,8 @@ from pathlib import Path
 import pandas as pd
 
 from .._io import atomic_path, atomic_write_json, sha256_file
-from .download import RemoteFile, extract_archive, fetch
+from .download import RemoteFile, fetch
+from .extract import extract_archive
 
 __all__ = [
     "Dataset",

@@ -3,7 +3,7 @@
 Source: Zenodo record 4060432 (CC BY as a whole; per-clip CC licences).  The audio ships as split
 zips -- ``FSD50K.dev_audio.z01 … .z05`` + ``FSD50K.dev_audio.zip`` and ``FSD50K.eval_audio.z01`` +
 ``FSD50K.eval_audio.zip`` -- that only make sense concatenated; they are read as one archive each
-(:func:`w2clib.data.download.open_split_zip`).  Extracted layout: ``FSD50K.dev_audio/<fname>.wav``,
+(:func:`w2clib.data.extract.open_split_zip`).  Extracted layout: ``FSD50K.dev_audio/<fname>.wav``,
 ``FSD50K.eval_audio/<fname>.wav`` and ``FSD50K.ground_truth/{dev,eval,vocabulary}.csv``;
 ``dev.csv`` has ``fname,labels,mids,split`` (split ``train``/``val``), ``eval.csv`` ``fname,labels,mids``,
 ``vocabulary.csv`` (no header) ``index,label,mid``.
@@ -23,7 +23,8 @@ import pandas as pd
 
 from .._io import atomic_write_json
 from .base import ArchiveDataset
-from .download import RemoteFile, extract_zipfile, open_split_zip
+from .download import RemoteFile
+from .extract import extract_zipfile, open_split_zip
 
 __all__ = ["FSD50KDataset", "FSD50K", "vocabulary", "SPLIT_GROUPS"]
 
