@@ -138,7 +138,7 @@ def _stills(tmp_path: Path, n: int = 6) -> pd.DataFrame:
 
 def _features(manifest: pd.DataFrame, root: Path, teacher=None):
     from tests.test_features import FakeTeacher
-    from w2clib.features import compute_features, load_features
+    from w2clib.teachers.targets import compute_features, load_features
 
     folder = compute_features(manifest, teacher or FakeTeacher(), root=root, views=2, chunk_size=2,
                               progress=False, workers=0)

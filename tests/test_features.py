@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from w2clib.features import (
+from w2clib.teachers.targets import (
     compute_features,
     feature_key,
     load_features,
@@ -19,6 +19,7 @@ from w2clib.features import (
 )
 from w2clib.teachers import Teacher, augmented_views, item_seed
 from w2clib.teachers.base import l2_normalize, to_rgb
+from w2clib.training.sources import load_target_table
 
 DIM = 6
 
@@ -221,9 +222,8 @@ def test_a_folder_of_another_computation_is_refused(manifest, tmp_path):
 
 
 def test_targets_file_is_what_the_trainer_reads(manifest, tmp_path):
-    sources = pytest.importorskip("w2clib.training.sources")
     folder = _run(manifest, tmp_path)
-    embeddings, ids, teacher = sources.load_target_table(folder / "targets.npz")
+    embeddings, ids, teacher = load_target_table(folder / "targets.npz")
     feats = load_features(folder)
     assert ids == feats.targets()[0]
     np.testing.assert_array_equal(embeddings, feats.targets()[1])
@@ -237,8 +237,7 @@ def test_per_view_targets_keep_each_view_and_repeat_prototypes(manifest, tmp_pat
     np.testing.assert_allclose(per_view.mean(axis=1), feats.targets()[1], atol=2e-3)  # float16 frames
     piano = ids.index("d_piano")
     assert (per_view[piano] == per_view[piano, :1]).all()  # one prototype, repeated
-    sources = pytest.importorskip("w2clib.training.sources")
-    embeddings, saved_ids, _ = sources.load_target_table(feats.save_targets(tmp_path / "views.npz", n_views=3))
+    embeddings, saved_ids, _ = load_target_table(feats.save_targets(tmp_path / "views.npz", n_views=3))
     assert saved_ids == ids and embeddings.shape == (4, 3, DIM)
     with pytest.raises(ValueError, match="every_frame"):
         load_features(_run(manifest, tmp_path / "means")).targets_per_view(3)

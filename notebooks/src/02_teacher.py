@@ -33,7 +33,7 @@ import pandas as pd
 
 from w2clib.config import load_profile, section_config
 from w2clib.data.embedded.profile import DataConfig, prepare_datasets
-from w2clib.features import features_for
+from w2clib.teachers.targets import features_for
 from w2clib.plots import PALETTE, figure_style, save_figure
 from w2clib.teachers import TeacherConfig
 from w2clib.teachers.base import to_rgb
@@ -146,7 +146,7 @@ display_table
 
 # %% [markdown]
 # ## Teacher targets
-# Each clip's distillation target, cached on disk (`w2clib.features`): a Tux Paint clip gets the
+# Each clip's distillation target, cached on disk (`w2clib.teachers.targets`): a Tux Paint clip gets the
 # mean embedding of `views` augmented views of its photo (view 0 is the photo itself), so a still
 # image behaves like the frames of a video; a rendered instrument clip has no picture and gets the
 # teacher's **class prototype** of its ImageNet class; programs without an ImageNet class get no

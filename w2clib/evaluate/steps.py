@@ -187,7 +187,7 @@ def _zero_shot_table(ctx: EvalContext, sets: Mapping[str, EvalSet], models: Sequ
 def _frame_targets(ctx: EvalContext, evalset: EvalSet) -> tuple[np.ndarray, np.ndarray]:
     """Mean teacher frame embedding per clip (the paper path's VGGSound "image" side)."""
     from ..config import section_config
-    from ..features import features_for
+    from ..teachers.targets import features_for
     from ..teachers import TeacherConfig
 
     tcfg = section_config(TeacherConfig, ctx.profile.section("teacher"), where="profile teacher")

@@ -11,7 +11,7 @@ registry packages (:mod:`w2clib.data.embedded`), both in every batch (``pretrain
 * **Tux Paint pairs** (``tuxpaint``, train concepts), ``tux_per_batch`` of them, of different concept
   groups: a stamp's sound and its photo.  The target is one of ``views`` precomputed augmented
   teacher views of the photo, a different one each step (a "video" of a still image), read from the
-  teacher cache (:func:`w2clib.features.features_for`, exactly the clips notebook 02 computes).
+  teacher cache (:func:`w2clib.teachers.targets.features_for`, exactly the clips notebook 02 computes).
 
 Held out, never trained on: Tux Paint ``test`` concepts and every TimGM6mb clip (an unseen
 soundfont; :mod:`w2clib.evaluate.embedded_heldout`).  Validation (the trainer's loss on unseen
@@ -135,7 +135,7 @@ def embedded_sources(profile: str | Profile, views: int | None = None) -> dict[s
         Paint train items with a target in the teacher cache, target (n, views, dim) (or (n, dim)
         with ``views=1``), group = concept group.  Both carry ``teacher = teacher.describe()``.
     """
-    from ..features import features_for
+    from ..teachers.targets import features_for
 
     _, teacher_cfg = _profile_sections(profile)
     teacher = load_profile_teacher(profile)

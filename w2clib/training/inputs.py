@@ -2,7 +2,7 @@
 
 ``pretrain.data: shards`` with ``data_options.dataset`` names a prepared dataset (VGGSound on the paper
 path).  This stage reads its manifest (:func:`w2clib.data.load_manifest`), takes the teacher targets
-from the cache notebook 02 fills (:func:`w2clib.features.features_for`, same manifest rows, same
+from the cache notebook 02 fills (:func:`w2clib.teachers.targets.features_for`, same manifest rows, same
 teacher settings, so nothing is computed twice) and writes two shard sets (:mod:`w2clib.shards`)::
 
     <run_dir>/training/shards/<dataset>-<split>/         the training clips (``data_options.split``)
@@ -82,10 +82,10 @@ def teacher_targets(profile: Profile, dataset: str, teacher: Any = None, *, prog
 
     The manifest rows are the prepared manifest in clip-id order (the first ``teacher.max_clips``), the
     settings those of the profile's ``teacher:`` section, so a cached computation is found, not redone.
-    Returns a :class:`w2clib.features.TeacherFeatures`.
+    Returns a :class:`w2clib.teachers.targets.TeacherFeatures`.
     """
     from ..data.embedded.profile import DataConfig, load_dataset
-    from ..features import features_for
+    from ..teachers.targets import features_for
     from ..teachers import TeacherConfig
 
     data_cfg = section_config(DataConfig, profile.section("data"), where=f"{profile.path}:data")
@@ -98,7 +98,7 @@ def teacher_targets(profile: Profile, dataset: str, teacher: Any = None, *, prog
 
 
 def _key(rows: pd.DataFrame, features_folder: Path, config: Any, group_column: str | None) -> str:
-    from ..features import manifest_fingerprint
+    from ..teachers.targets import manifest_fingerprint
 
     fields = {"manifest": manifest_fingerprint(rows), "targets": features_folder.name,
               "min_seconds": config.min_clip_seconds, "max_seconds": config.clip_seconds,

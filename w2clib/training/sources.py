@@ -130,6 +130,11 @@ class PairSource(ABC):
             value = value[int(rng.integers(value.shape[0]))] if rng is not None else value.mean(axis=0)
         return value
 
+    def target_views(self, index: int) -> np.ndarray:
+        """float32 (n_views, dim): every view of an item's target (one row for a single target)."""
+        value = np.asarray(self._targets[self._rows[index]], dtype=np.float32)
+        return value if value.ndim == 2 else value[None]
+
     # -- audio --------------------------------------------------------------------------------
     @abstractmethod
     def _length(self, row: int) -> int:
