@@ -16,6 +16,7 @@ import soundfile as sf
 import yaml
 
 from w2clib.config import load_profile
+from w2clib.data.base import Capabilities
 from w2clib.evaluate import suite
 from w2clib.evaluate.config import EvaluateConfig, evaluate_config
 from w2clib.evaluate.steps import (
@@ -59,7 +60,7 @@ def tone_set(tmp_path_factory) -> EvalSet:
             sf.write(path, wave.astype(np.float32), 16000)
             rows.append({"clip_id": path.stem, "audio_path": str(path), "label": CLASSES[k],
                          "split": "train" if i < 6 else "test", "caption": f"the sound of {CLASSES[k].replace('_', ' ')}"})
-    return EvalSet("gm_families", pd.DataFrame(rows), "tones", "tone fixture")
+    return EvalSet("gm_families", pd.DataFrame(rows), "tones", "tone fixture", capabilities=Capabilities(captions=True))
 
 
 def make_context(tmp_path, *, embed_dim: int = 512, name: str = "test", compare_with_paper: bool = False,
@@ -237,6 +238,8 @@ def test_zero_shot_and_retrieval_tables_in_a_known_text_space(tmp_path, tone_set
     # 4 distinct captions, each owned by the 4 test clips of its class: all of them are relevant
     assert t2a["R@1"] == 1.0 and t2a["mAP@10"] == 1.0
     assert set(ret.table["direction"]) == {"text->audio", "audio->text"}  # no pictures in this set
+    without = EvalSet("gm_families", tone_set.manifest, "tones", "tone fixture")  # captions not declared
+    assert retrieval_table(ctx, {"gm_families": without}, models=("wav2clip",), progress=False).table.empty
 
 
 def test_confusion_matrices_are_row_normalised_in_class_order(tmp_path, tone_set):

@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from .._io import user_cache_dir
-from .base import Dataset, ValidationReport
+from .base import Capabilities, Dataset, ValidationReport
 
-__all__ = ["DATASETS", "resolve_data_home", "get_dataset", "prepare", "load_manifest", "validate"]
+__all__ = ["DATASETS", "capabilities", "resolve_data_home", "get_dataset", "prepare", "load_manifest", "validate"]
 
 # name -> "module:attribute" of a Dataset instance (imported lazily: some need optional packages)
 DATASETS: dict[str, str] = {
@@ -46,6 +46,12 @@ def get_dataset(name: str) -> Dataset:
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}")
     module_name, attribute = DATASETS[name].split(":")
     return getattr(importlib.import_module(module_name), attribute)
+
+
+def capabilities(name: str) -> Capabilities:
+    """What the clips of dataset ``name`` carry (:class:`~w2clib.data.base.Capabilities`); nothing
+    beyond audio and a label for names that are not registered datasets (e.g. the GM label sets)."""
+    return get_dataset(name).capabilities if name in DATASETS else Capabilities()
 
 
 def prepare(name: str, data_home: str | os.PathLike[str] | None = None, **options: object) -> Path:

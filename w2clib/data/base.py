@@ -47,6 +47,7 @@ from .download import RemoteFile, fetch
 from .extract import extract_archive
 
 __all__ = [
+    "Capabilities",
     "Dataset",
     "ArchiveDataset",
     "ValidationReport",
@@ -174,12 +175,23 @@ class ValidationReport:
         return asdict(self) | {"ok": self.ok}
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a dataset's clips carry besides audio and a label, as the dataset states it."""
+
+    multilabel: bool = False  # several labels per clip (``labels`` column): tagging, scored by mAP
+    images: bool = False  # a picture per clip (``image_path``): audio -> image retrieval
+    frames: bool = False  # video frames per clip once extracted (``frames_dir``): audio -> frames retrieval
+    captions: bool = False  # text captions per clip (``caption``/``captions``): text <-> audio retrieval
+
+
 class Dataset(ABC):
     """One dataset: where it comes from, how to get it, how to index it."""
 
     name: str = ""
     license: str = ""
     description: str = ""
+    capabilities: Capabilities = Capabilities()  # what its clips carry (evaluations choose tasks by it)
     #: clips shorter than this (seconds) are reported as too short by :meth:`validate`
     min_duration_s: float = 0.0
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .base import ArchiveDataset
+from .base import ArchiveDataset, Capabilities
 from .download import RemoteFile
 
 __all__ = ["ClothoDataset", "CLOTHO", "SPLITS", "read_captions", "read_metadata"]
@@ -69,6 +69,7 @@ def read_metadata(path: Path) -> pd.DataFrame:
 
 class ClothoDataset(ArchiveDataset):
     name = "clotho"
+    capabilities = Capabilities(captions=True)
     license = "audio: Freesound CC licences; captions: Tampere University licence (non-commercial)"
     description = "Clotho v2.1 audio captioning: 5929 clips of 15-30 s, five captions each"
     min_duration_s = 15.0

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._io import atomic_write_json
-from .base import ArchiveDataset
+from .base import ArchiveDataset, Capabilities
 from .download import RemoteFile
 from .extract import extract_zipfile, open_split_zip
 
@@ -68,6 +68,7 @@ def vocabulary(data_home: str | os.PathLike[str] | None = None) -> list[str]:
 
 class FSD50KDataset(ArchiveDataset):
     name = "fsd50k"
+    capabilities = Capabilities(multilabel=True)
     license = "CC BY 4.0 (dataset); per-clip CC0 / CC BY / CC BY-NC / CC Sampling+"
     description = "FSD50K sound event tagging: 51 197 clips, 200 classes, dev 40 966 / eval 10 231"
     min_duration_s = 0.3

@@ -37,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import mirrors
-from .base import MANIFEST_FILE, Dataset, ValidationReport, check_audio_file, write_manifest
+from .base import MANIFEST_FILE, Capabilities, Dataset, ValidationReport, check_audio_file, write_manifest
 from .download import RemoteFile, fetch
 from .video import DEFAULT_FPS, extract_clip
 
@@ -321,6 +321,7 @@ def _frames_dir(root: Path, clip_id: str, fps: float) -> Path:
 
 class VGGSoundDataset(Dataset):
     name = "vggsound"
+    capabilities = Capabilities(frames=True)  # once prepare(videos=True, extract=True) has run
     license = "CC BY 4.0 (annotations); videos: copyright of their owners"
     description = "VGGSound: ~200 k 10 s YouTube clips, 309 classes (train / valid = last 500 train ids / test)"
     min_duration_s = CLIP_SECONDS

@@ -28,7 +28,6 @@ import pandas as pd
 __all__ = [
     "Split",
     "PROTOCOLS",
-    "MULTILABEL_DATASETS",
     "TRAIN_SPLITS",
     "VALID_SPLITS",
     "TEST_SPLITS",
@@ -51,7 +50,6 @@ PROTOCOLS: dict[str, str] = {
     "gm_families": "train_test",  # train on one soundfont, test on the other (cross_domain_manifest)
     "gm_imagenet": "train_test",  # the GM programs with an ImageNet class, same two soundfonts
 }
-MULTILABEL_DATASETS = frozenset({"fsd50k"})
 
 TRAIN_SPLITS = ("train", "dev", "development")
 VALID_SPLITS = ("valid", "val", "validation")

@@ -222,16 +222,17 @@ def _retrieval_table(ctx: EvalContext, sets: Mapping[str, EvalSet], models: Sequ
         for model in models:
             x = features(ctx, full, model, progress=progress)[in_set]
             outcomes: dict[str, dict[str, dict[str, float]]] = {}
-            if "image_path" in manifest.columns and (manifest["image_path"].astype(str) != "").all():
+            caps = full.capabilities
+            if caps.images and (manifest["image_path"].astype(str) != "").all():
                 outcomes["audio->image"] = audio_to_image(x, manifest, teacher, cfg.retrieval_ks)
-            elif "frames_dir" in manifest.columns:
+            elif caps.frames:
                 keep, targets = _frame_targets(ctx, evalset)
                 outcomes["audio->frames"] = paired_retrieval(x[keep], targets, ks=cfg.retrieval_ks)
                 outcomes["audio->frames"]["size"] = {"queries": int(keep.sum()), "items": len(targets)}
             if evalset.photos is not None and manifest["label"].isin(set(evalset.photos["label"])).any():
                 outcomes["audio->class photo"] = class_photo_retrieval(x, manifest, evalset.photos, teacher,
                                                                        cfg.retrieval_ks)
-            if "captions" in manifest.columns or "caption" in manifest.columns:
+            if caps.captions:
                 both = text_audio(x, manifest, teacher, cfg.retrieval_ks)
                 outcomes["text->audio"], outcomes["audio->text"] = both["text_to_audio"], both["audio_to_text"]
             if not outcomes:

@@ -35,13 +35,14 @@ import pandas as pd
 
 from .._io import atomic_write_json
 from ..config import Profile, load_profile
+from ..data import capabilities as dataset_capabilities
+from ..data.base import Capabilities
 from ..results import result_row
 from .config import EvaluateConfig, evaluate_config
 from .data_fraction import FitScore
 from .embeddings import Embedder, extract_embeddings, manifest_fingerprint, model_embedder
 from .probes import ProbeResult, score, torch_threads
 from .protocols import (
-    MULTILABEL_DATASETS,
     PROTOCOLS,
     TEST_SPLITS,
     Split,
@@ -82,10 +83,15 @@ class EvalSet:
     pool: str
     description: str = ""
     photos: pd.DataFrame | None = None  # class photos (``image_path, label``) for audio -> photo retrieval
+    capabilities: Capabilities | None = None  # what the clips carry; None: as dataset ``name`` declares it
+
+    def __post_init__(self) -> None:
+        if self.capabilities is None:
+            self.capabilities = dataset_capabilities(self.name)
 
     @property
     def multilabel(self) -> bool:
-        return self.name in MULTILABEL_DATASETS
+        return self.capabilities.multilabel
 
     @property
     def classes(self) -> list[str]:

@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from .._math import l2_normalize
+from ..data import capabilities
 from ..results import result_row
 from ..teachers.base import Teacher
 from .config import EvaluateConfig
 from .probes import ProbeResult, run_probe
-from .protocols import MULTILABEL_DATASETS, PROTOCOLS, class_order, encode_labels, make_splits
+from .protocols import PROTOCOLS, class_order, encode_labels, make_splits
 from .retrieval import chance_levels, paired_retrieval, retrieval_metrics
 from .zeroshot import ZeroShotResult, zero_shot_evaluate
 
@@ -72,7 +73,7 @@ def classification(
         ``({kind: ProbeResult}, summary rows)``.  Only the MLP probe (the paper's kind) is compared
         with the paper's value.
     """
-    multilabel = dataset in MULTILABEL_DATASETS
+    multilabel = capabilities(dataset).multilabel
     y, _ = encode_labels(
         manifest,
         classes if classes is not None else class_order(manifest, multilabel=multilabel),
@@ -122,7 +123,7 @@ def zero_shot(
     Deterministic (no training), so ``n_seeds`` is 1 and ``ours_std`` is 0.  ``scope`` names the
     clips scored in the ``protocol`` column (the paper: ``"all clips"``).
     """
-    multilabel = dataset in MULTILABEL_DATASETS
+    multilabel = capabilities(dataset).multilabel
     y, names = encode_labels(
         manifest,
         classes if classes is not None else class_order(manifest, multilabel=multilabel),

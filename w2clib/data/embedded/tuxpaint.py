@@ -49,7 +49,7 @@ import pandas as pd
 
 from ..._io import atomic_path, atomic_write_json, sha256_file
 from ...config import section_config
-from ..base import Dataset, ValidationReport, read_manifest, write_manifest
+from ..base import Capabilities, Dataset, ValidationReport, read_manifest, write_manifest
 from .animals import ANIMALS_LICENSE, fetch_animals
 from .packages import debian_package, file_lock, read_stamp
 from .tables import CONCEPT_IMAGENET, imagenet_short_name
@@ -437,6 +437,7 @@ class TuxPaintDataset(Dataset):
     """
 
     name = "tuxpaint"
+    capabilities = Capabilities(images=True, captions=True)  # a stamp's photo and its English caption
     license = "GPL-2.0 (Tux Paint stamps); CC0-1.0 (animal recordings)"
     description = "Tux Paint stamps: real photos, sound effects and English captions, split by concept"
 
