@@ -34,7 +34,7 @@ from .inference import (
 from .model import ModelConfig, Wav2CLIP, build_model
 from .stream import StreamReader
 
-__all__ = ["load_model", "get_model", "embed_audio", "embed_files"]
+__all__ = ["load_model", "get_model", "embed_audio", "embed_files", "file_list"]
 
 PathLike = str | os.PathLike[str]
 
@@ -285,7 +285,8 @@ def embed_files(
 
 
 def file_list(paths: Sequence[PathLike]) -> list[Path]:
-    """Expand folders into the audio files they contain (sorted), keep files as given."""
+    """Expand folders into the audio files they contain (.wav .flac .ogg .mp3 .aiff, sorted, recursively);
+    files are kept as given, in order.  What ``embed_files`` and the ``w2clib embed`` command take."""
     exts = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
     found: list[Path] = []
     for p in map(Path, paths):

@@ -19,6 +19,7 @@ from .augment import augmented_views, item_seed
 from .base import ImageLike, Teacher, imagenet_index, l2_normalize
 
 __all__ = [
+    "DEFAULT_TEACHER",
     "ImageLike",
     "Teacher",
     "TeacherConfig",
@@ -31,13 +32,15 @@ __all__ = [
 ]
 
 PACKAGED = "packaged"
+DEFAULT_TEACHER = "ViT-B-32"  # the one default (load_teacher, TeacherConfig): the paper's CLIP ViT-B/32,
+#                               OpenAI weights; every profile names its teacher (mini/smoke: "packaged")
 
 
 @dataclass
 class TeacherConfig:
     """The ``teacher:`` section of a profile: which teacher, and how its targets are computed."""
 
-    name: str = PACKAGED  # "packaged" (offline) or an open_clip model name, e.g. "ViT-B-32" (the paper's)
+    name: str = DEFAULT_TEACHER  # an open_clip model name (default: the paper's) or "packaged" (offline)
     pretrained: str | None = "openai"  # open_clip tag or a local weights file; ignored by "packaged"
     weights: str | None = None  # a local open_clip weights file used instead of downloading `pretrained`
     #                             (which then only sets QuickGELU / preprocessing); recorded in checkpoints
@@ -73,7 +76,7 @@ class TeacherConfig:
         return load_teacher(self.name, pretrained=self.pretrained, **weights, **self.options)
 
 
-def load_teacher(name: str = "ViT-B-32", pretrained: str | os.PathLike[str] | None = "openai",
+def load_teacher(name: str = DEFAULT_TEACHER, pretrained: str | os.PathLike[str] | None = "openai",
                  **kwargs: Any) -> Teacher:
     """A frozen image-text teacher by name.
 
