@@ -165,3 +165,26 @@ def test_confusion_from_probe_predictions_pools_folds_of_one_seed():
     np.testing.assert_allclose(confusion_from_predictions(preds, 2, seed=1), [[0, 1], [0, 0]])
     with pytest.raises(ValueError, match="seeds present"):
         confusion_from_predictions(preds, 2, seed=7)
+
+
+def test_final_heldout_bars_show_the_tables_values_and_chance():
+    from w2clib.evaluate.embedded_heldout import METRICS, TASKS
+
+    rows = [{"task": t, "metric": m, "model": model, "value": v, "chance": 0.05, "n_queries": 9, "n_items": 28}
+            for t in TASKS for k, m in enumerate(METRICS)
+            for model, v in (("trained", 0.3 + 0.1 * k), ("random weights", 0.02 * (k + 1)))]
+    fig = plots.plot_heldout_final(pd.DataFrame(rows))
+    heights = sorted(round(p.get_height(), 6) for c in fig.axes[0].containers for p in c)
+    assert heights == sorted([0.3, 0.4, 0.5, 0.02, 0.04, 0.06])
+    assert fig.axes[0].get_title().startswith(plots.HELDOUT_TITLES[TASKS[0]]) and "9 queries" in fig.axes[0].get_title()
+
+
+def test_data_examples_figure_has_a_photo_wave_and_spectrogram_row_per_example():
+    examples = pd.DataFrame({"dataset": ["gm_fluidr3", "gm_timgm6mb"], "clip_id": ["a", "b"], "label": ["piano", "organ"],
+                             "imagenet_class": ["grand piano", ""]})
+    waves = [np.sin(np.linspace(0, 2000, 16000)).astype(np.float32) * 0.5] * 2
+    fig = plots.plot_data_examples(examples, waves)
+    assert len(fig.axes) == 6 and fig.axes[0].get_title() == "gm_fluidr3: piano"
+    assert "grand piano" in fig.axes[0].texts[0].get_text()
+    with pytest.raises(ValueError, match="one wave per row"):
+        plots.plot_data_examples(examples, waves[:1])

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import matplotlib.axes
     import matplotlib.figure
+    import numpy as np
     import pandas as pd
 
 __all__ = [
@@ -30,6 +31,12 @@ __all__ = [
     "plot_confusions",
     "plot_results_bars",
     "plot_summary_panels",
+    "plot_data_examples",
+    "plot_gm_families",
+    "HELDOUT_TITLES",
+    "plot_pretrain_curves",
+    "plot_heldout_epochs",
+    "plot_heldout_final",
 ]
 
 # Colour-blind-safe palette (Okabe-Ito), fixed order so a model keeps its colour across figures.
@@ -331,5 +338,146 @@ def plot_summary_panels(
         ax.set_title(task, pad=24 if k else 40, fontsize=10)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------- notebook 01: data
+
+
+def plot_data_examples(examples: pd.DataFrame, waves: Sequence[np.ndarray]) -> matplotlib.figure.Figure:
+    """One row per example: its photo (or the class prototype a GM clip stands for), waveform, spectrogram.
+
+    ``examples``: rows of ``data_examples.csv`` with absolute paths (``dataset, clip_id, label`` and,
+    where the set has them, ``image_path, caption, sound_kind, imagenet_class``); ``waves``: each row's
+    audio, (n_samples,) float32 mono at 16 kHz in [-1, 1].  The spectrogram is the encoder's own front
+    end (``n_fft=512``, ``hop=353``, log power), 0-8 kHz.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import torch
+
+    from .audio import SAMPLE_RATE
+    from .data.embedded.tuxpaint import load_stamp_image
+    from .frontend import log_power, make_spectrogram
+
+    if len(examples) != len(waves):
+        raise ValueError(f"{len(examples)} examples but {len(waves)} waves; give one wave per row")
+    spectrogram = make_spectrogram()
+    n = len(examples)
+    fig, axes = plt.subplots(n, 3, figsize=(11, 2.1 * n), width_ratios=[1, 2, 2], squeeze=False)
+    for row, (item, wave) in enumerate(zip(examples.to_dict("records"), waves)):
+        ax_img, ax_wave, ax_spec = axes[row]
+        last = row == n - 1
+        if item.get("image_path"):
+            ax_img.imshow(load_stamp_image(item["image_path"]))
+        else:
+            ax_img.text(0.5, 0.5, f"no photo\nclass prototype:\n{item.get('imagenet_class') or '-'}",
+                        ha="center", va="center", fontsize=8)
+        ax_img.set_axis_off()
+        ax_img.set_title(f"{item['dataset']}: {item['label']}", fontsize=8)
+        ax_wave.plot(np.arange(wave.size) / SAMPLE_RATE, wave, lw=0.4)
+        ax_wave.set(xlabel="time (s)" if last else None, ylim=(-1, 1))
+        kind = f" ({item['sound_kind']})" if item.get("sound_kind") else ""
+        ax_wave.set_title(str(item.get("caption") or item["clip_id"])[:60] + kind, fontsize=8)
+        spec = log_power(spectrogram, torch.from_numpy(wave)[None])[0, 0].numpy()
+        ax_spec.imshow(spec, origin="lower", aspect="auto", cmap="magma", extent=(0, wave.size / SAMPLE_RATE, 0, 8000))
+        ax_spec.set(ylabel="Hz", xlabel="time (s)" if last else None)
+        ax_spec.grid(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gm_families(counts: pd.DataFrame) -> matplotlib.figure.Figure:
+    """Rendered clips per GM family (index, in GM order), one bar per soundfont (column)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3))
+    counts.plot.bar(ax=ax, width=0.8)
+    ax.set(xlabel=None, ylabel="clips", title="Rendered clips per GM family")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------ notebook 03: pretrain
+
+#: the embedded held-out tasks (:data:`w2clib.evaluate.embedded_heldout.TASKS`) as figure titles
+HELDOUT_TITLES = {"timgm_prototype": "TimGM clip -> class prototype", "timgm_zeroshot": "TimGM clip -> class name",
+                  "tux_photo": "Tux Paint sound -> photo"}
+
+
+def plot_pretrain_curves(metrics: pd.DataFrame, epochs: pd.DataFrame, *, optimizer: str = "",
+                         schedule: str = "") -> matplotlib.figure.Figure:
+    """Loss terms per step (thin) with a 25-step running mean (thick) and the validation loss per epoch;
+    the two learned temperatures (log scale); the learning rate.
+
+    ``metrics``/``epochs``: a run's ``metrics.csv`` / ``epochs.csv`` (:mod:`w2clib.training.state`).
+    """
+    import matplotlib.pyplot as plt
+
+    m, e = metrics, epochs
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for k, term in enumerate(["loss", "loss_a", "loss_i"]):
+        axes[0].plot(m["step"], m[term], color=PALETTE[k], lw=0.5, alpha=0.35)
+        axes[0].plot(m["step"], m[term].rolling(25, min_periods=1).mean(), color=PALETTE[k], lw=1.6, label=term)
+    if "val_loss" in e:
+        axes[0].plot(e["step"], e["val_loss"], "o--", color=PALETTE[3], ms=4, label="validation loss")
+    axes[0].set(xlabel="step", ylabel="contrastive loss", title="loss")
+    axes[0].legend(fontsize=8)
+    for k, temp in enumerate(["temp_a", "temp_i"]):
+        axes[1].plot(m["step"], m[temp], color=PALETTE[k + 1], label=temp)
+    axes[1].set(xlabel="step", ylabel="temperature 1/exp(s)", title="temperatures", yscale="log")
+    axes[1].legend(fontsize=8)
+    axes[2].plot(m["step"], m["lr"], color=PALETTE[4])
+    axes[2].set(xlabel="step", ylabel="learning rate", title=f"{optimizer}, {schedule} schedule".strip(", "))
+    fig.tight_layout()
+    return fig
+
+
+def plot_heldout_epochs(epochs: pd.DataFrame, chance: Mapping[str, float],
+                        sizes: Mapping[str, tuple[int, int]]) -> matplotlib.figure.Figure:
+    """Held-out R@1, R@5 and MRR after every epoch, one panel per task, chance dotted.
+
+    ``epochs``: ``epochs.csv`` with ``heldout_<task>_<metric>`` columns; ``chance``: ``{"<task>_<metric>":
+    value}`` and ``sizes``: ``{task: (n_queries, n_items)}`` of the evaluator
+    (:func:`w2clib.evaluate.embedded_heldout.heldout_evaluator`).
+    """
+    import matplotlib.pyplot as plt
+
+    from .evaluate.embedded_heldout import METRICS, TASKS
+
+    fig, axes = plt.subplots(1, len(TASKS), figsize=(11, 3.2), sharey=True)
+    for ax, task in zip(axes, TASKS):
+        for k, metric in enumerate(METRICS):
+            ax.plot(epochs["step"], epochs[f"heldout_{task}_{metric}"], "o-", color=PALETTE[k], ms=4, label=metric)
+            ax.axhline(chance[f"{task}_{metric}"], color=PALETTE[k], ls=":", lw=1)
+        n_q, n_i = sizes[task]
+        ax.set(title=f"{HELDOUT_TITLES[task]}\n({n_q} queries, {n_i} items)", xlabel="step", ylim=(0, 1))
+    axes[0].set_ylabel("held-out retrieval")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_heldout_final(table: pd.DataFrame) -> matplotlib.figure.Figure:
+    """The final held-out table (``pretrain_heldout.csv``: ``task, metric, model, value, chance,
+    n_queries, n_items``): trained vs random-weight bars per metric, chance as a black tick."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from .evaluate.embedded_heldout import METRICS, TASKS
+
+    fig, axes = plt.subplots(1, len(TASKS), figsize=(11, 3.2), sharey=True)
+    for ax, task in zip(axes, TASKS):
+        rows = table[table["task"] == task]
+        sns.barplot(rows, x="metric", y="value", hue="model", order=METRICS, hue_order=["trained", "random weights"],
+                    palette=[PALETTE[0], PALETTE[3]], saturation=1, legend=ax is axes[0], ax=ax)
+        chance = rows.drop_duplicates("metric").set_index("metric").loc[list(METRICS), "chance"]
+        ax.scatter(range(len(METRICS)), chance, marker="_", s=400, color="black", label="chance", zorder=3)
+        ax.set(title=f"{HELDOUT_TITLES[task]}\n({rows['n_queries'].iloc[0]} queries, {rows['n_items'].iloc[0]} items)",
+               xlabel=None, ylabel=None, ylim=(0, 1))
+    axes[0].set_ylabel("held-out retrieval")
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig

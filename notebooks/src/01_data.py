@@ -32,10 +32,8 @@ import json
 import os
 import time
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 from IPython.display import Audio, display
 
 from w2clib.audio import SAMPLE_RATE, load_audio
@@ -50,9 +48,7 @@ from w2clib.data.embedded.profile import (
     size_table,
 )
 from w2clib.data.embedded.tables import GM_FAMILIES
-from w2clib.data.embedded.tuxpaint import load_stamp_image
-from w2clib.frontend import log_power, make_spectrogram
-from w2clib.plots import figure_style, save_figure
+from w2clib.plots import figure_style, plot_data_examples, plot_gm_families, save_figure
 
 P = load_profile(profile)
 cfg = section_config(DataConfig, P.section("data"), where=f"{P.path}:data")
@@ -128,31 +124,9 @@ examples[[c for c in columns if not c.endswith("_path")]]
 table = pd.read_csv(P.results_dir / "data_examples.csv", keep_default_na=False)
 for column in [c for c in table.columns if c.endswith("_path")]:
     table[column] = [str(home / p) if p else "" for p in table[column]]
-spectrogram = make_spectrogram()
 waves = [load_audio(path) for path in table["audio_path"]]
 with figure_style():
-    fig, axes = plt.subplots(len(table), 3, figsize=(11, 2.1 * len(table)), width_ratios=[1, 2, 2], squeeze=False)
-    for row, (item, wave) in enumerate(zip(table.itertuples(), waves)):
-        ax_img, ax_wave, ax_spec = axes[row]
-        image_path = getattr(item, "image_path", "")
-        if image_path:
-            ax_img.imshow(load_stamp_image(image_path))
-        else:
-            ax_img.text(0.5, 0.5, f"no photo\nclass prototype:\n{getattr(item, 'imagenet_class', '') or '-'}",
-                        ha="center", va="center", fontsize=8)
-        ax_img.set_axis_off()
-        ax_img.set_title(f"{item.dataset}: {item.label}", fontsize=8)
-        t = np.arange(wave.size) / SAMPLE_RATE
-        ax_wave.plot(t, wave, lw=0.4)
-        ax_wave.set(xlabel="time (s)" if row == len(table) - 1 else None, ylim=(-1, 1))
-        kind = f" ({item.sound_kind})" if getattr(item, "sound_kind", "") else ""
-        ax_wave.set_title(str(getattr(item, "caption", "") or item.clip_id)[:60] + kind, fontsize=8)
-        spec = log_power(spectrogram, torch.from_numpy(wave)[None])[0, 0].numpy()
-        ax_spec.imshow(spec, origin="lower", aspect="auto", cmap="magma", extent=(0, wave.size / SAMPLE_RATE, 0, 8000))
-        ax_spec.set(ylabel="Hz", xlabel="time (s)" if row == len(table) - 1 else None)
-        ax_spec.grid(False)
-    fig.tight_layout()
-    save_figure(fig, "01_data_examples", P.figures_dir)
+    save_figure(plot_data_examples(table, waves), "01_data_examples", P.figures_dir)
 
 # %%
 for item, wave in zip(table.itertuples(), waves):
@@ -172,12 +146,7 @@ if gm_names:
     families.to_csv(P.results_dir / "data_gm_families.csv")
     counts = pd.read_csv(P.results_dir / "data_gm_families.csv", index_col=0)
     with figure_style():
-        fig, ax = plt.subplots(figsize=(8, 3))
-        counts.plot.bar(ax=ax, width=0.8)
-        ax.set(xlabel=None, ylabel="clips", title="Rendered clips per GM family")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        fig.tight_layout()
-        save_figure(fig, "01_data_gm_families", P.figures_dir)
+        save_figure(plot_gm_families(counts), "01_data_gm_families", P.figures_dir)
     print({n: sorted(label_set(manifests[n], "imagenet")["label"].unique())[:6] + ["..."] for n in gm_names})
 
 # %% [markdown]

@@ -37,8 +37,8 @@ import pandas as pd
 
 import w2clib
 from w2clib.config import load_profile, section_config
-from w2clib.evaluate.embedded_heldout import METRICS, TASKS, EvalOptions, heldout_evaluator, random_like
-from w2clib.plots import PALETTE, figure_style, save_figure
+from w2clib.evaluate.embedded_heldout import EvalOptions, heldout_evaluator, random_like
+from w2clib.plots import figure_style, plot_heldout_epochs, plot_heldout_final, plot_pretrain_curves, save_figure
 from w2clib.teachers import teacher_from_description
 from w2clib.training import load_pretrain_config
 from w2clib.training.run import checkpoint_dir, run_pretrain
@@ -88,22 +88,8 @@ epochs[["epoch", "step", "train_loss", "val_loss", "lr", "temp_a", "temp_i"]
 m = pd.read_csv(P.results_dir / "pretrain_metrics.csv")
 e = pd.read_csv(P.results_dir / "pretrain_epochs.csv")
 with figure_style():
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-    for k, term in enumerate(["loss", "loss_a", "loss_i"]):
-        axes[0].plot(m["step"], m[term], color=PALETTE[k], lw=0.5, alpha=0.35)
-        axes[0].plot(m["step"], m[term].rolling(25, min_periods=1).mean(), color=PALETTE[k], lw=1.6, label=term)
-    if "val_loss" in e:
-        axes[0].plot(e["step"], e["val_loss"], "o--", color=PALETTE[3], ms=4, label="validation loss")
-    axes[0].set(xlabel="step", ylabel="contrastive loss", title="loss")
-    axes[0].legend(fontsize=8)
-    for k, temp in enumerate(["temp_a", "temp_i"]):
-        axes[1].plot(m["step"], m[temp], color=PALETTE[k + 1], label=temp)
-    axes[1].set(xlabel="step", ylabel="temperature 1/exp(s)", title="temperatures", yscale="log")
-    axes[1].legend(fontsize=8)
-    axes[2].plot(m["step"], m["lr"], color=PALETTE[4])
-    axes[2].set(xlabel="step", ylabel="learning rate", title=f"{cfg.optimizer}, {cfg.schedule} schedule")
-    fig.tight_layout()
-    save_figure(fig, "03_pretrain_curves", P.figures_dir)
+    save_figure(plot_pretrain_curves(m, e, optimizer=cfg.optimizer, schedule=cfg.schedule), "03_pretrain_curves",
+                P.figures_dir)
     plt.show()
 
 # %% [markdown]
@@ -119,25 +105,13 @@ with figure_style():
 # Dotted lines: chance (exact expectation under a random ranking).
 
 # %%
-titles = {"timgm_prototype": "TimGM clip -> class prototype", "timgm_zeroshot": "TimGM clip -> class name",
-          "tux_photo": "Tux Paint sound -> photo"}
 if eval_opts is None:
     print("this profile has no heldout: section: no per-epoch held-out evaluation")
 else:
     per_epoch = heldout_evaluator(P, eval_opts, clip_seconds=cfg.clip_seconds)
-    chance_epoch = per_epoch.chance()
     with figure_style():
-        fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True)
-        for ax, task in zip(axes, TASKS):
-            for k, metric in enumerate(("R@1", "R@5", "MRR")):
-                ax.plot(e["step"], e[f"heldout_{task}_{metric}"], "o-", color=PALETTE[k], ms=4, label=metric)
-                ax.axhline(chance_epoch[f"{task}_{metric}"], color=PALETTE[k], ls=":", lw=1)
-            n_q, n_i = per_epoch.sizes[task]
-            ax.set(title=f"{titles[task]}\n({n_q} queries, {n_i} items)", xlabel="step", ylim=(0, 1))
-        axes[0].set_ylabel("held-out retrieval")
-        axes[0].legend(fontsize=8)
-        fig.tight_layout()
-        save_figure(fig, "03_pretrain_heldout_epochs", P.figures_dir)
+        save_figure(plot_heldout_epochs(e, per_epoch.chance(), per_epoch.sizes), "03_pretrain_heldout_epochs",
+                    P.figures_dir)
         plt.show()
 
 # %% [markdown]
@@ -177,23 +151,9 @@ else:  # the paper path evaluates the encoder in notebooks 04-08
 summary.round(3) if table is not None else summary
 
 # %%
-import seaborn as sns
-
 if table is not None:
     with figure_style():
-        fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True)
-        for ax, task in zip(axes, TASKS):
-            rows = table[table["task"] == task]
-            sns.barplot(rows, x="metric", y="value", hue="model", order=METRICS, hue_order=["trained", "random weights"],
-                        palette=[PALETTE[0], PALETTE[3]], saturation=1, legend=ax is axes[0], ax=ax)
-            chance = rows.drop_duplicates("metric").set_index("metric").loc[list(METRICS), "chance"]
-            ax.scatter(range(len(METRICS)), chance, marker="_", s=400, color="black", label="chance", zorder=3)
-            ax.set(title=f"{titles[task]}\n({rows['n_queries'].iloc[0]} queries, {rows['n_items'].iloc[0]} items)",
-                   xlabel=None, ylabel=None, ylim=(0, 1))
-        axes[0].set_ylabel("held-out retrieval")
-        axes[0].legend(fontsize=8)
-        fig.tight_layout()
-        save_figure(fig, "03_pretrain_heldout", P.figures_dir)
+        save_figure(plot_heldout_final(table), "03_pretrain_heldout", P.figures_dir)
         plt.show()
 
 # %% [markdown]
