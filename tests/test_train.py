@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 
 import w2clib
 from w2clib.audio import load_audio
-from w2clib.shards import PCM_SCALE, ShardSource, verify_shards, write_shards
+from w2clib.training.shards import PCM_SCALE, ShardSource, verify_shards, write_shards
 from w2clib.train import main as train_main
 from w2clib.training import (
     ArraySource,

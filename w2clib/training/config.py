@@ -15,7 +15,7 @@ from typing import Any
 
 from ..config import Profile, load_profile, section_config
 from ..frontend import check_norm
-from ..losses import check_loss
+from .losses import check_loss
 
 __all__ = ["RESUME_SAFE_FIELDS", "PretrainConfig", "load_pretrain_config"]
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..losses import DistillationLoss
+from .losses import DistillationLoss
 from ..model import Wav2CLIP
 from .config import PretrainConfig
 
