@@ -22,7 +22,7 @@ batch statistics as the reference) -- the speed-up must not come from computing 
 Writes ``benchmarks/results/train_step_<device>.json`` (or ``--out``).
 
 ``--data`` measures the input pipeline instead: it writes a temporary shard set of ``--clips``
-synthetic 10 s clips (:mod:`w2clib.shards`), times the loader alone with 0..``--workers`` workers,
+synthetic 10 s clips (:mod:`w2clib.training.shards`), times the loader alone with 0..``--workers`` workers,
 then trains ``--train-steps`` steps of the real ``pretrain`` on it and reports the share of step time
 spent waiting for data (``data_wait_share`` of metrics.csv) -> ``train_data_<device>.json``.
 """
@@ -121,7 +121,7 @@ def data_benchmark(args: argparse.Namespace) -> dict[str, object]:
     import pandas as pd
     import soundfile as sf
 
-    from w2clib.shards import ShardSource, write_shards
+    from w2clib.training.shards import ShardSource, write_shards
     from w2clib.training import pretrain
     from w2clib.training.loader import BatchPart, BatchPlan, PairDataset, make_loader
 

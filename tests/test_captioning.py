@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 pytest.importorskip("pycocoevalcap")
 
@@ -177,6 +178,53 @@ def _learn_and_round_trip(tmp_path):
         load_captioner(tmp_path / "cap")
     meta = json.loads((tmp_path / "cap" / "config.json").read_text())
     assert meta["vocabulary"][:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
+
+
+def _tiny_gpt2():
+    """A GPT-2 of the real architecture (1 block, width 16) and a word-level tokenizer: no download."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    words = sorted({w for text in WORDS for w in text.split()} | {"a", "the", "loudly"})
+    table = {w: i for i, w in enumerate(["<|endoftext|>", *words])}
+    tok = Tokenizer(models.WordLevel(table, unk_token="<|endoftext|>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
+    torch.manual_seed(0)
+    lm = GPT2LMHeadModel(GPT2Config(vocab_size=len(table), n_positions=32, n_embd=16, n_layer=1, n_head=2))
+    return lm, tokenizer
+
+
+def test_the_gpt2_decoder_starts_from_the_language_model_learns_and_reloads_without_a_download(tmp_path):
+    from w2clib.evaluate.captioning.gpt2 import GPT2PrefixDecoder
+    from w2clib.evaluate.probes import torch_threads
+
+    lm, tokenizer = _tiny_gpt2()
+    wte = lm.transformer.wte.weight.detach().clone()
+    x, caps = _toy()
+    cfg = DecoderConfig(prefix_length=2, max_words=8, epochs=25, batch_size=32, lr=3e-3, beam_size=2)
+    with torch_threads(1):
+        untrained = GPT2PrefixDecoder.from_pretrained(16, Vocabulary.build(["a dog barks"]), cfg, lm, tokenizer)
+        dog = Vocabulary.build(["a dog barks"]).index["dog"]
+        assert torch.equal(untrained.tokens.weight[dog], wte[tokenizer.encode(" dog")[0]])  # GPT-2's embedding
+        model = train_captioner(x, caps, cfg, seed=0, valid=(x[:20], caps[:20]), language_model=_tiny_gpt2())
+        assert isinstance(model.model, GPT2PrefixDecoder)
+        out = model.generate(x[:8])
+        assert all(WORDS[i % 4] in caption for i, caption in enumerate(out)), out
+        model.save(tmp_path / "gpt2cap")
+        again = load_captioner(tmp_path / "gpt2cap")  # the architecture comes from config.json
+        assert isinstance(again.model, GPT2PrefixDecoder) and again.generate(x[:8]) == out
+    meta = json.loads((tmp_path / "gpt2cap" / "config.json").read_text())
+    assert meta["decoder_kind"] == "gpt2" and meta["language_model"]["n_embd"] == 16
+
+
+def test_the_gpt2_decoder_offline_says_what_to_download(monkeypatch, tmp_path):
+    from w2clib.evaluate.captioning.gpt2 import require_gpt2
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-cache"))
+    with pytest.raises(RuntimeError, match="GPT2LMHeadModel.from_pretrained"):
+        require_gpt2("gpt2-not-cached-here")
 
 
 def test_training_refuses_clips_that_all_lack_captions():

@@ -256,3 +256,18 @@ def test_bad_manifests_are_rejected_with_the_reason(bad, error, tmp_path):
 def test_bad_shard_is_rejected(manifest, tmp_path):
     with pytest.raises(ValueError, match="shard"):
         _run(manifest, tmp_path, shard=(2, 2))
+
+
+def test_the_cache_key_does_not_depend_on_where_the_data_home_is(tmp_path, monkeypatch):
+    from w2clib.teachers.targets import manifest_fingerprint
+
+    def manifest(home):
+        return pd.DataFrame({"clip_id": ["a", "b"], "image_path": [f"{home}/x/a.png", f"{home}/x/b.png"]})
+
+    keys = []
+    for home in (tmp_path / "one", tmp_path / "two"):
+        monkeypatch.setenv("W2C_DATA_HOME", str(home))
+        keys.append(manifest_fingerprint(manifest(home)))
+    assert keys[0] == keys[1]  # the same data prepared under another home reuses the cache
+    monkeypatch.setenv("W2C_DATA_HOME", str(tmp_path / "one"))
+    assert manifest_fingerprint(manifest(tmp_path / "elsewhere")) != keys[0]  # files outside it: full path

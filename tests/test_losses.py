@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 import w2clib
 from w2clib.checkpoints import load_weights
-from w2clib.losses import INIT_LOGIT_SCALE, CLIPLoss, DistillationLoss, clip_loss, needs_image_head
+from w2clib.training.losses import INIT_LOGIT_SCALE, CLIPLoss, DistillationLoss, clip_loss, needs_image_head
 from w2clib.model import ModelConfig, Wav2CLIP, build_model
 from w2clib.training import PretrainConfig, pretrain
 from w2clib.training.engine import DistillationModule

@@ -331,3 +331,53 @@ def test_render_markdown_still_renders_the_whole_summary(tmp_path):
     path = tmp_path / "summary.csv"
     write_summary(summary_rows("mini"), path)
     assert render_markdown(read_summary(path)).count("\n") == 2 + 3
+
+
+# ------------------------------------------------------------------------------------- skipped rows
+
+
+def test_a_baseline_that_cannot_run_gets_a_skipped_row_with_the_reason_and_the_report_lists_it(tmp_path, tone_set,
+                                                                                           monkeypatch):
+    from w2clib import baselines
+
+    real = baselines.get_baseline
+
+    def unavailable(name, **options):
+        if name != "openl3":
+            return real(name, **options)
+        raise baselines.BaselineUnavailable(f"baseline {name!r}: its weights are not here; pip install it")
+
+    monkeypatch.setattr(baselines, "get_baseline", unavailable)
+    ctx = make_context(tmp_path, datasets=["gm_families", "esc50"])
+    ctx.unavailable["esc50"] = "not prepared: run `w2clib prepare esc50`"
+    use_pool(ctx, tone_set)
+    out = classification_table(ctx, {"gm_families": tone_set}, ["random_init", "openl3"], progress=False)
+    skipped = [r for r in out.rows if r["status"] == "skipped"]
+    assert {(r["model"], r["dataset"]) for r in skipped} == {("openl3", "*"), ("*", "esc50")}
+    assert all(r["note"] and pd.isna(r["ours_mean"]) and r["metric"] == "-" for r in skipped)
+    merged = write_summary(out.rows, ctx.summary_path)
+    assert set(merged["status"]) == {"not_comparable", "skipped"}
+    back = read_summary(ctx.summary_path)  # the reason survives the CSV round trip
+    assert "its weights are not here" in back.loc[back["model"] == "openl3", "note"].iloc[0]
+    report = render_report(ctx.summary_path, profile="test")
+    assert "- skipped: `openl3` -- baseline 'openl3': its weights are not here; pip install it" in report
+    assert "- skipped: `*` on esc50 -- not prepared" in report
+    assert ["gm_families", "train/test, MLP probe"] in [r[:2] for r in markdown_rows(report)]  # measured rows keep their table
+
+
+def test_another_checkpoint_is_evaluated_beside_the_encoder_or_skipped_when_it_is_missing(tmp_path, tone_set):
+    from w2clib.checkpoints import save_checkpoint
+
+    mine = build_model(ModelConfig(width=4, embed_dim=512), seed=5).eval()
+    save_checkpoint(mine, tmp_path / "mine")
+    ctx = make_context(tmp_path, other_checkpoints={"mine": str(tmp_path / "mine"), "gone": str(tmp_path / "no"),
+                                                    "inherited": None})
+    assert sorted(ctx.config.encoders) == ["gone", "mine", "wav2clip"]  # a null entry removes an inherited one
+    use_pool(ctx, tone_set)
+    out = classification_table(ctx, {"gm_families": tone_set}, ctx.config.encoders, progress=False)
+    assert set(out.table["model"]) == {"wav2clip", "mine"}
+    assert "gone" in out.skipped and "no" in out.skipped["gone"]
+    ours, theirs = (features(ctx, tone_set, m, progress=False) for m in ("wav2clip", "mine"))
+    assert ours.shape == theirs.shape and not np.allclose(ours, theirs)  # another encoder, not a copy
+    with pytest.raises(ValueError, match="already name a model"):
+        make_context(tmp_path, other_checkpoints={"random_init": "pretrain"})

@@ -19,8 +19,8 @@ from safetensors.torch import load_file
 
 import w2clib
 from w2clib.audio import load_audio
-from w2clib.shards import PCM_SCALE, ShardSource, verify_shards, write_shards
 from w2clib.cli import main as cli_main
+from w2clib.training.shards import PCM_SCALE, ShardSource, verify_shards, write_shards
 from w2clib.training import (
     ArraySource,
     BatchPart,

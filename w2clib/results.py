@@ -14,6 +14,9 @@ Conventions:
   result; else ``match`` when ``|ours - paper|`` is within
   ``min(tolerance, max(0.5, ours_std))`` (the paper value lies within our own spread), else
   ``within_tolerance`` when it is within ``tolerance``, else ``mismatch``.
+* ``skipped``: a model or evaluation set the profile asked for that could not run here (a pretrained
+  baseline without its package or weights, a dataset that is not prepared): no numbers, the reason
+  in ``note``.  A gap in a table is never silent.
 * Rows from several notebooks merge by :data:`KEY` (a rerun replaces its own rows), atomically and
   under a file lock.
 """
@@ -50,6 +53,7 @@ __all__ = [
     "paper_value",
     "decide_status",
     "result_row",
+    "skipped_row",
     "current_commit",
     "write_summary",
     "read_summary",
@@ -78,10 +82,11 @@ COLUMNS = [
     "profile",
     "checkpoint_sha256",
     "commit",
+    "note",
 ]
 KEY = ["paper_ref", "task", "dataset", "protocol", "metric", "model", "profile"]
 TASKS = ("classification", "tagging", "zero-shot", "retrieval", "captioning", "data-fraction")
-STATUSES = ("match", "within_tolerance", "mismatch", "not_comparable")
+STATUSES = ("match", "within_tolerance", "mismatch", "not_comparable", "skipped")
 PERCENT_METRICS = frozenset(
     {"accuracy", "top5_accuracy", "mAP", "R@1", "R@5", "R@10", "mAP@10", "MRR"}
 )
@@ -259,6 +264,48 @@ def result_row(
         "profile": profile,
         "checkpoint_sha256": checkpoint_sha256 or "",
         "commit": current_commit() if commit is None else commit,
+        "note": "",
+    }
+
+
+def skipped_row(
+    *,
+    task: str,
+    model: str,
+    reason: str,
+    profile: str,
+    dataset: str = "*",
+    protocol: str = "",
+    compare_with_paper: bool = False,
+    checkpoint_sha256: str = "",
+    commit: str | None = None,
+) -> dict[str, Any]:
+    """A row saying that ``model`` (on ``dataset``; ``"*"``: every set of the task) did not run, and why.
+
+    Its status is ``skipped``, its numbers are empty and ``note`` holds ``reason`` (one line).
+    """
+    if task not in TASKS:
+        raise ValueError(f"task {task!r} is not one of {TASKS}")
+    if not reason.strip():
+        raise ValueError(f"skipped_row({task}/{dataset}/{model}) needs the reason it did not run")
+    return {
+        "paper_ref": PAPER_REFS[task] if compare_with_paper else "embedded",
+        "task": task,
+        "dataset": dataset,
+        "protocol": protocol,
+        "metric": "-",
+        "model": model,
+        "paper": None,
+        "ours_mean": None,
+        "ours_std": None,
+        "n_seeds": 0,
+        "chance": None,
+        "tolerance": None,
+        "status": "skipped",
+        "profile": profile,
+        "checkpoint_sha256": checkpoint_sha256 or "",
+        "commit": current_commit() if commit is None else commit,
+        "note": " ".join(reason.split()),
     }
 
 
@@ -303,8 +350,10 @@ def read_summary(path: str | os.PathLike[str]) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         return pd.DataFrame(columns=COLUMNS)
-    frame = pd.read_csv(path, dtype={"checkpoint_sha256": str, "commit": str, "paper_ref": str})
-    for column in ("checkpoint_sha256", "commit"):
+    frame = pd.read_csv(path, dtype={"checkpoint_sha256": str, "commit": str, "paper_ref": str, "note": str})
+    if "note" not in frame.columns:  # written before skipped rows existed
+        frame["note"] = ""
+    for column in ("checkpoint_sha256", "commit", "note"):
         frame[column] = frame[column].fillna("")
     return frame[COLUMNS]
 
@@ -498,7 +547,11 @@ def render_report(
             how = part.assign(how=part["protocol"].astype(str).str.split(", ", n=1).str[1])
             pairs = how.groupby("how", sort=False)["model"].agg(lambda m: ", ".join(dict.fromkeys(m)))
             lines += ["; ".join(f"{models}: {h}" for h, models in pairs.items()) + ".", ""]
-        lines.append(render_wide(part, digits=digits).rstrip())
+        skipped = part[part["status"] == "skipped"]
+        if len(skipped) < len(part):
+            lines.append(render_wide(part[part["status"] != "skipped"], digits=digits).rstrip())
+        lines += [f"- skipped: `{r.model}`" + ("" if r.dataset == "*" else f" on {r.dataset}") + f" -- {r.note}"
+                  for r in skipped.itertuples(index=False)]
     if compare_with_paper:
         ref = paper_reference()
         table = ref.assign(paper=ref["paper"].map("{:g}".format), tolerance=ref["tolerance"].map("{:g}".format))

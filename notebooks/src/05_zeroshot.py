@@ -59,7 +59,7 @@ pd.DataFrame([{"set": name, "class": c, **{t: " | ".join(class_prompts([c], TEMP
 # ## Zero-shot accuracy
 
 # %%
-out = zero_shot_table(ctx, sets, models=("wav2clip", "random_init"))
+out = zero_shot_table(ctx, sets, models=(*cfg.encoders, "random_init"))
 out.table.to_csv(P.results_dir / "05_zeroshot.csv", index=False)
 write_summary(out.rows, ctx.summary_path)
 zs = pd.read_csv(P.results_dir / "05_zeroshot.csv")
@@ -94,7 +94,7 @@ with figure_style():
 # asserted (measured near chance). Thresholds: docs/results.md.
 
 # %%
-assert len(zs) == len(sets) * 2 * len(cfg.templates), zs
+assert len(zs) == len(sets) * (len(cfg.encoders) + 1 - len(out.skipped)) * len(cfg.templates), zs
 assert zs["value"].between(0, 1).all()
 score = zs.set_index(["dataset", "model", "templates"])["value"]
 chance = zs.groupby("dataset")["chance"].first()

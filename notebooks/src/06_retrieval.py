@@ -60,7 +60,7 @@ pd.concat([s.photos.assign(set=name) for name, s in sets.items() if s.photos is 
 # ## Retrieval
 
 # %%
-out = retrieval_table(ctx, sets, models=("wav2clip", "random_init"))
+out = retrieval_table(ctx, sets, models=(*cfg.encoders, "random_init"))
 out.table.to_csv(P.results_dir / "06_retrieval.csv", index=False)
 write_summary(out.rows, ctx.summary_path)
 print("skipped:", out.skipped or "nothing")
@@ -91,7 +91,7 @@ with figure_style():
 
 # %%
 assert ret["value"].between(0, 1).all() and ret["chance"].notna().all()
-assert set(ret["model"]) == {"wav2clip", "random_init"}
+assert set(ret["model"]) == {*cfg.encoders, "random_init"} - set(out.skipped)
 for name in sets:
     assert name in set(ret["dataset"]) or name in out.skipped, name
 value = ret.set_index(["dataset", "direction", "metric", "model"])["value"]

@@ -5,7 +5,7 @@
 # profile's results folder: one row per (paper table or figure cell, dataset, metric, model), with
 # the columns
 # `paper_ref, task, dataset, protocol, metric, model, paper, ours_mean, ours_std, n_seeds, chance,
-# tolerance, status, profile, checkpoint_sha256, commit`. Values are in percent.
+# tolerance, status, profile, checkpoint_sha256, commit, note`. Values are in percent.
 #
 # `paper` is the paper's value where it is known ([docs/paper_numbers.md](../docs/paper_numbers.md);
 # unknown cells stay empty), and the
@@ -14,6 +14,8 @@
 # `match` (within our own spread, at least 0.5 points), `within_tolerance`, `mismatch`, or
 # `not_comparable` -- every row of an embedded profile (other data, other teacher), every
 # cell whose paper value is unknown, and every protocol the paper did not use (the linear probe).
+# `skipped` rows name a model or dataset the profile asked for that could not run here (a pretrained
+# baseline without its weights, a dataset that is not prepared), with the reason in `note`.
 #
 # This notebook renders the table as markdown (`summary.md`, the text the README shows), draws it,
 # and checks it is complete and consistent.
@@ -90,6 +92,10 @@ assert set(rows["task"]) <= set(TASKS) and set(rows["status"]) <= set(STATUSES)
 assert not rows.duplicated(["paper_ref", "task", "dataset", "protocol", "metric", "model"]).any()
 assert {"zero-shot", "retrieval", "data-fraction"} <= set(rows["task"]), set(rows["task"])
 assert set(rows["task"]) & {"classification", "tagging"}
+skipped = rows[rows["status"] == "skipped"]
+assert skipped["ours_mean"].isna().all() and (skipped["note"].astype(str).str.len() > 0).all(), skipped
+assert all(f"`{r.model}`" in report for r in skipped.itertuples(index=False))  # listed under their task
+rows = rows[rows["status"] != "skipped"]
 assert rows["ours_mean"].notna().all() and rows["commit"].astype(str).str.len().gt(0).all()
 assert rows.loc[rows["model"] == "wav2clip", "checkpoint_sha256"].astype(str).str.len().eq(64).all()
 for r in rows.itertuples(index=False):

@@ -18,6 +18,9 @@ class EvaluateConfig:
     """What the evaluation notebooks run; every field is a key of ``evaluate:`` in profiles/*.yaml."""
 
     checkpoint: str = "pretrain"  # evaluated encoder: "pretrain" (<run_dir>/pretrain), a name or a path
+    # more encoders evaluated beside it, {model name: checkpoint} (e.g. {wav2clip_ours: pretrain} next to
+    # the official release); list a name in `baselines` / `fraction_models` to put it in those tables too
+    other_checkpoints: dict[str, str] = field(default_factory=dict)
     seeds: list[int] = field(
         default_factory=lambda: [0, 1, 2]
     )  # probe seeds (init, validation draw)
@@ -84,6 +87,16 @@ class EvaluateConfig:
             raise ValueError(f"evaluate.fraction_probe must be 'mlp' or 'linear', got {self.fraction_probe!r}")
         if self.zero_shot_split not in (None, "test"):
             raise ValueError(f"evaluate.zero_shot_split must be null or 'test', got {self.zero_shot_split!r}")
+        # a null entry removes one inherited from the profile this one extends
+        self.other_checkpoints = {k: v for k, v in (self.other_checkpoints or {}).items() if v is not None}
+        clash = {"wav2clip", "random_init", "supervised", *self.baselines} & set(self.other_checkpoints)
+        if clash:
+            raise ValueError(f"evaluate.other_checkpoints: {sorted(clash)} already name a model; choose other names")
+
+    @property
+    def encoders(self) -> list[str]:
+        """The model names of the evaluated encoders: ``wav2clip`` then ``other_checkpoints``."""
+        return ["wav2clip", *self.other_checkpoints]
 
     def probe_config(self) -> ProbeConfig:
         return section_config(ProbeConfig, self.probe, where="profile evaluate.probe")

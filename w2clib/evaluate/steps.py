@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..baselines import BaselineUnavailable
+from ..results import skipped_row
 from .confusion import confusion_from_predictions
 from .data_fraction import data_fraction_curve, probe_fit_score
 from .probes import ProbeResult, run_probe, torch_threads
@@ -64,6 +65,23 @@ class TaskOutput:
     rows: list[dict[str, Any]]  # summary.csv rows (w2clib.results.result_row)
     skipped: dict[str, str] = field(default_factory=dict)  # what did not run -> why
     predictions: pd.DataFrame | None = None  # single-label test predictions (confusion matrices)
+
+
+def skipped_rows(ctx: EvalContext, task: str, skipped: Mapping[str, str], *,
+                 sets: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """``summary.csv`` rows (status ``skipped``, the reason in ``note``) for what a step could not run:
+    models in ``skipped`` (``"MODEL on SET"`` keys name one set) and the sets of ``sets`` that are not
+    prepared here (``ctx.unavailable``)."""
+    common = {"task": task, "profile": ctx.profile.name, "compare_with_paper": ctx.profile.compare_with_paper,
+              "checkpoint_sha256": ctx.checkpoint_sha256}
+    rows = []
+    for what, reason in skipped.items():
+        model, _, dataset = what.partition(" on ")
+        rows.append(skipped_row(model=model, dataset=dataset or "*", reason=reason, **common))
+    for name in dict.fromkeys(sets):
+        if name in ctx.unavailable:
+            rows.append(skipped_row(model="*", dataset=name, reason=ctx.unavailable[name], **common))
+    return rows
 
 
 def usable_models(ctx: EvalContext, models: Sequence[str]) -> tuple[list[str], dict[str, str]]:
@@ -140,6 +158,7 @@ def classification_table(
                 if not result.predictions.empty:
                     preds.append(result.predictions.assign(model=model, dataset=name, probe=kind))
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    rows += skipped_rows(ctx, "classification", skipped, sets=cfg.datasets)
     return TaskOutput(table, rows, skipped, pd.concat(preds, ignore_index=True) if preds else None)
 
 
@@ -162,6 +181,7 @@ def _zero_shot_table(ctx: EvalContext, sets: Mapping[str, EvalSet], models: Sequ
                      progress: bool) -> TaskOutput:
     cfg, teacher = ctx.config, ctx.teacher()
     records, rows = [], []
+    models, skipped = usable_models(ctx, models)
     scope = "test clips" if cfg.zero_shot_split == "test" else "all clips"
     for name, full in sets.items():
         evalset = full.test_side() if cfg.zero_shot_split == "test" else full
@@ -181,7 +201,8 @@ def _zero_shot_table(ctx: EvalContext, sets: Mapping[str, EvalSet], models: Sequ
                     "value": result.value, "top5": result.top5, "chance": result.chance,
                     "n_clips": len(evalset.manifest), "n_classes": len(classes),
                 })
-    return TaskOutput(pd.DataFrame(records), rows)
+    rows += skipped_rows(ctx, "zero-shot", skipped, sets=cfg.zero_shot_datasets)
+    return TaskOutput(pd.DataFrame(records), rows, skipped)
 
 
 def _frame_targets(ctx: EvalContext, evalset: EvalSet) -> tuple[np.ndarray, np.ndarray]:
@@ -214,7 +235,8 @@ def retrieval_table(
 def _retrieval_table(ctx: EvalContext, sets: Mapping[str, EvalSet], models: Sequence[str],
                      progress: bool) -> TaskOutput:
     cfg, teacher = ctx.config, ctx.teacher()
-    records, rows, skipped = [], [], {}
+    records, rows = [], []
+    models, skipped = usable_models(ctx, models)
     for name, full in sets.items():
         evalset = full.test_side()
         in_set = full.manifest["clip_id"].isin(set(evalset.manifest["clip_id"])).to_numpy()
@@ -245,6 +267,8 @@ def _retrieval_table(ctx: EvalContext, sets: Mapping[str, EvalSet], models: Sequ
                     records.append({"dataset": name, "model": model, "direction": direction, "metric": metric,
                                     "value": value, "chance": outcome["chance"].get(metric),
                                     "n_queries": outcome["size"]["queries"], "n_items": outcome["size"]["items"]})
+    rows += skipped_rows(ctx, "retrieval", {(k if k in models else f"* on {k}"): why for k, why in skipped.items()},
+                         sets=cfg.retrieval_datasets)
     return TaskOutput(pd.DataFrame(records), rows, skipped)
 
 
@@ -314,6 +338,7 @@ def data_fraction_table(
             protocol=f"{100 * float(fraction):g}% of labelled train ({int(part['n_train'].iloc[0])} clips), {how}",
             values=part["score"].tolist(), n_seeds=int(part["seed"].nunique()), chance=chance_accuracy(y),
         ))
+    rows += skipped_rows(ctx, "data-fraction", {f"{m} on {evalset.name}": why for m, why in skipped.items()})
     return TaskOutput(curve, rows, skipped)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -362,11 +363,31 @@ def model_features(ctx: EvalContext, model: str) -> Embedder:
             ctx._memo[key] = get_baseline("random_init", like=ctx.model, **settings)
         elif model == "supervised":
             raise ValueError("'supervised' is trained per split: use supervised_result / supervised_fit_score_cached")
+        elif model in ctx.config.other_checkpoints:
+            ctx._memo[key] = model_embedder(_other_encoder(ctx, model), name=model, **settings)
         else:
             from ..baselines import get_baseline
 
             ctx._memo[key] = get_baseline(model)
     return ctx._memo[key]
+
+
+def _other_encoder(ctx: EvalContext, model: str) -> Any:
+    """The encoder of ``evaluate.other_checkpoints[model]``; one that cannot be had here (not trained
+    yet, offline) is skipped like a baseline without its weights."""
+    from ..api import load_model
+    from ..baselines import BaselineUnavailable
+
+    try:
+        checkpoint = _resolve_checkpoint(ctx.profile, ctx.config.other_checkpoints[model])
+        encoder = load_model(checkpoint, device=str(next(ctx.model.parameters()).device))
+    except (FileNotFoundError, RuntimeError, OSError) as err:
+        raise BaselineUnavailable(f"checkpoint {model!r} ({ctx.config.other_checkpoints[model]}): {err}") from err
+    if dict(encoder.config.teacher or {}) != ctx.teacher_description:
+        print(f"WARNING: {model!r} was distilled from another teacher ({encoder.config.teacher}) than the "
+              f"evaluated encoder ({ctx.teacher_description}): its zero-shot and retrieval numbers use the "
+              "evaluated encoder's teacher", file=sys.stderr)
+    return encoder
 
 
 def _pool_manifest(ctx: EvalContext, evalset: EvalSet) -> pd.DataFrame:

@@ -98,11 +98,30 @@ def _check_manifest(manifest: pd.DataFrame) -> None:
         raise ValueError(f"manifest has no frame source: it needs one of {sorted(sources)} (see w2clib.data.base)")
 
 
+PATH_COLUMNS = ("frames_dir", "video_path", "image_path")
+
+
+def _portable(path: str, homes: Sequence[str]) -> str:
+    """A path as the key sees it: relative to the data home it lies in (so the same data prepared
+    under another home, on another machine, keys the same cache)."""
+    for home in homes:
+        if path.startswith(home):
+            return "<data>/" + path[len(home):].lstrip("/")
+    return path
+
+
 def manifest_fingerprint(manifest: pd.DataFrame) -> str:
-    """SHA-256 of the columns that decide the targets (:data:`KEY_COLUMNS`), rows in clip-id order."""
+    """SHA-256 of the columns that decide the targets (:data:`KEY_COLUMNS`), rows in clip-id order;
+    paths under the data home count relative to it."""
+    from ..data import resolve_data_home
+
     _check_manifest(manifest)
     columns = [c for c in KEY_COLUMNS if c in manifest.columns]
     frame = manifest[columns].astype(str).sort_values("clip_id", kind="stable")
+    home = resolve_data_home()
+    homes = sorted({str(home), str(home.resolve())}, key=len, reverse=True)
+    for column in set(PATH_COLUMNS) & set(columns):
+        frame[column] = [_portable(p, homes) for p in frame[column]]
     return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
 
 

@@ -5,9 +5,9 @@ Public API::
     pretrain(profile_or_config, out_dir, resume=False, *, data=None, evaluate=None, on_step=None)
     PretrainConfig, load_pretrain_config(profile)
     PairData, BatchPart, register_data_builder(name, builder)
-    PairSource, ArraySource, ManifestSource   (w2clib.shards.ShardSource for shard sets)
+    PairSource, ArraySource, ManifestSource   (w2clib.training.shards.ShardSource for shard sets)
 
-See :mod:`w2clib.training.loop` for the run folder layout and :mod:`w2clib.losses` for the losses.
+See :mod:`w2clib.training.loop` for the run folder layout and :mod:`w2clib.training.losses` for the losses.
 """
 
 from .config import PretrainConfig, load_pretrain_config

@@ -6,7 +6,7 @@
     ``targets``: ``.npz`` teacher targets (``clip_ids``, ``embeddings``; see
     :func:`~w2clib.training.sources.load_target_table`); ``group_column`` (optional).
 
-``pretrain.data: shards`` with ``data_options``: either ``dir`` (a shard set, :mod:`w2clib.shards`;
+``pretrain.data: shards`` with ``data_options``: either ``dir`` (a shard set, :mod:`w2clib.training.shards`;
 validation cut with the paper's rule, the last ``n_valid`` sorted train clip ids) or ``dataset`` (+
 ``split``, ``valid_split``): the shard sets the training-input stage wrote from that dataset's manifest
 (:mod:`w2clib.training.inputs`), whose validation set is the dataset's own valid split -- carved once,
@@ -80,16 +80,16 @@ def build_shards(config: PretrainConfig, options: dict[str, Any], profile: Any =
     if "dir" not in options:
         raise ValueError(
             "pretrain.data_options.dir: the shard set folder is required; write one with "
-            "`python -m w2clib.shards write --manifest ... --targets ... --out DIR`"
+            "`python -m w2clib.training.shards write --manifest ... --targets ... --out DIR`"
         )
-    from ..shards import ShardSource
+    from .shards import ShardSource
 
     source = ShardSource(_path(options["dir"]), name=options.get("name"), verify=bool(options.get("verify", False)))
     return pair_data_from_source(source, config)
 
 
 def _shards_of_dataset(config: PretrainConfig, options: dict[str, Any], profile: Any) -> PairData:
-    from ..shards import INDEX, ShardSource
+    from .shards import INDEX, ShardSource
     from .inputs import ShardInputOptions, input_dirs
 
     opts = ShardInputOptions(options)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..config import Profile, load_profile, section_config
 from ..frontend import check_norm
-from ..losses import check_loss
+from .losses import check_loss
 
 __all__ = ["RESUME_SAFE_FIELDS", "PretrainConfig", "changed_fields", "load_pretrain_config"]
 
@@ -68,6 +68,9 @@ class PretrainConfig:
     device: str = "auto"  # auto (cuda:LOCAL_RANK if available, else cpu) | cpu | cuda | cuda:N
     precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
     channels_last: bool = True  # NHWC convolutions: faster on CUDA and, measured, ~1.3x on x86 CPUs
+    num_threads: int | None = None  # torch CPU threads per process; None = torch's default (one per core).
+    #   A fixed number keeps CPU runs bitwise identical on machines with other core counts (threaded
+    #   reductions sum in another order) and avoids oversubscription on a busy machine
     nproc_per_node: int | None = None  # run_pretrain/notebook 03: None = train in-process; N = torchrun, N processes
     compile: bool = False  # torch.compile the step (fuses BN/ReLU/adds; minutes of compile time)
     num_workers: int = 4  # DataLoader worker processes per training process
@@ -101,6 +104,8 @@ class PretrainConfig:
             raise ValueError(
                 f"pretrain.min_clip_seconds must be in (0, clip_seconds={self.clip_seconds}], got {self.min_clip_seconds}"
             )
+        if self.num_threads is not None and (isinstance(self.num_threads, bool) or self.num_threads < 1):
+            raise ValueError(f"pretrain.num_threads must be an integer >= 1 or null, got {self.num_threads!r}")
         if self.nproc_per_node is not None and (isinstance(self.nproc_per_node, bool) or self.nproc_per_node < 1):
             raise ValueError(f"pretrain.nproc_per_node must be an integer >= 1 or null, got {self.nproc_per_node!r}")
         if (self.n_valid is not None and self.n_valid < 0) or self.num_workers < 0:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..losses import DistillationLoss
+from .losses import DistillationLoss
 from ..model import Wav2CLIP
 from .config import PretrainConfig
 
@@ -75,6 +75,8 @@ def setup_runtime(config: PretrainConfig) -> Runtime:
             device = torch.device(f"cuda:{local_rank}")
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
     precision = config.precision
     if precision == "auto":
         precision = "bf16" if device.type == "cuda" else "fp32"

@@ -3,7 +3,7 @@
 ``pretrain.data: shards`` with ``data_options.dataset`` names a prepared dataset (VGGSound on the paper
 path).  This stage reads its manifest (:func:`w2clib.data.load_manifest`), takes the teacher targets
 from the cache notebook 02 fills (:func:`w2clib.teachers.targets.features_for`, same manifest rows, same
-teacher settings, so nothing is computed twice) and writes two shard sets (:mod:`w2clib.shards`)::
+teacher settings, so nothing is computed twice) and writes two shard sets (:mod:`w2clib.training.shards`)::
 
     <run_dir>/training/shards/<dataset>-<split>/         the training clips (``data_options.split``)
     <run_dir>/training/shards/<dataset>-<valid_split>/   the validation clips (``valid_split``)
@@ -108,7 +108,7 @@ def _key(rows: pd.DataFrame, features_folder: Path, config: Any, group_column: s
 
 def _write_set(rows: pd.DataFrame, feats: Any, out: Path, config: Any, opts: ShardInputOptions,
                what: str, progress: bool) -> Path:
-    from ..shards import INDEX, read_index, write_shards
+    from .shards import INDEX, read_index, write_shards
 
     if rows.empty:
         raise ValueError(f"the training input {what} is empty: the {opts.dataset} manifest has no rows of that "

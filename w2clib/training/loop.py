@@ -22,7 +22,7 @@ import torch
 from .. import __version__
 from ..checkpoints import mark_finished, save_checkpoint
 from ..config import Profile, load_profile
-from ..losses import DistillationLoss, needs_image_head
+from .losses import DistillationLoss, needs_image_head
 from ..model import ModelConfig, Wav2CLIP, build_model
 from .config import RESUME_SAFE_FIELDS, PretrainConfig, changed_fields, load_pretrain_config
 from .engine import (

@@ -8,7 +8,7 @@ which is drawn per step.  Sources:
 * :class:`ArraySource` -- waveforms held in memory (synthetic data, small embedded sets);
 * :class:`ManifestSource` -- a manifest ``DataFrame`` (``clip_id``, ``audio_path``, ...) plus a target
   matrix aligned by ``clip_id`` (the teacher cache); audio is decoded on the fly;
-* :class:`w2clib.shards.ShardSource` -- decoded audio in memory-mapped shards (VGGSound scale).
+* :class:`w2clib.training.shards.ShardSource` -- decoded audio in memory-mapped shards (VGGSound scale).
 
 Problems never stop training and are never dropped silently: a clip whose file is missing or
 unreadable, that is shorter than the minimum, whose crop is silent, or that has no teacher target is

@@ -1,4 +1,5 @@
-"""A ClipCap-style prefix captioner trained from scratch on frozen audio embeddings.
+"""A ClipCap-style prefix captioner trained from scratch on frozen audio embeddings (or, with
+``language_model``, on GPT-2's pretrained blocks: :mod:`.gpt2`).
 
 An audio embedding (D,) -- standardised with the training clips' mean and standard deviation -- is
 mapped by a small MLP to ``prefix_length`` vectors of width ``d_model``; a causal Transformer (a
@@ -29,6 +30,7 @@ import torch
 from torch import nn
 
 from ..._io import atomic_path, atomic_write_json, sha256_file
+from .gpt2 import GPT2PrefixDecoder, gpt2_from_config
 from .vocab import BOS, EOS, PAD, UNK, Vocabulary
 
 __all__ = ["DecoderConfig", "PrefixDecoder", "Captioner", "train_captioner", "load_captioner"]
@@ -99,7 +101,7 @@ class PrefixDecoder(nn.Module):
 class Captioner:
     """A trained captioner: the network, its vocabulary, and where its input embeddings come from."""
 
-    model: PrefixDecoder
+    model: PrefixDecoder | GPT2PrefixDecoder
     vocab: Vocabulary
     config: DecoderConfig
     embedder: dict[str, Any] = field(default_factory=dict)  # {"name", "fingerprint", "checkpoint", ...}
@@ -144,8 +146,10 @@ class Captioner:
             save_file(state, str(tmp))
             digest = sha256_file(tmp)
         self.sha256 = digest
+        lm = {"decoder_kind": "gpt2", "language_model": self.model.architecture()} \
+            if isinstance(self.model, GPT2PrefixDecoder) else {"decoder_kind": "prefix"}
         atomic_write_json(directory / "config.json", {
-            "format": FORMAT, "input_dim": self.input_dim, "decoder": asdict(self.config),
+            "format": FORMAT, "input_dim": self.input_dim, "decoder": asdict(self.config), **lm,
             "vocabulary": list(self.vocab.words), "embedder": self.embedder, "history": self.history,
             "sha256": digest,
         })
@@ -175,7 +179,11 @@ def load_captioner(directory: str | os.PathLike[str]) -> Captioner:
                          "retrain or copy the folder again")
     cfg = DecoderConfig(**meta["decoder"])
     vocab = Vocabulary(tuple(meta["vocabulary"]))
-    model = PrefixDecoder(int(meta["input_dim"]), len(vocab), cfg)
+    if meta.get("decoder_kind", "prefix") == "gpt2":
+        model: PrefixDecoder | GPT2PrefixDecoder = GPT2PrefixDecoder(
+            int(meta["input_dim"]), len(vocab), cfg, gpt2_from_config(meta["language_model"]))
+    else:
+        model = PrefixDecoder(int(meta["input_dim"]), len(vocab), cfg)
     model.load_state_dict(load_file(str(weights)))
     model.eval()
     return Captioner(model, vocab, cfg, dict(meta.get("embedder") or {}), list(meta.get("history") or []), digest)
@@ -193,7 +201,7 @@ def _batch(vocab: Vocabulary, captions: Sequence[str], max_words: int) -> tuple[
     return inputs, targets
 
 
-def _loss(model: PrefixDecoder, x: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def _loss(model: nn.Module, x: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     logits = model(x, inputs)
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
                                        ignore_index=PAD)
@@ -208,6 +216,7 @@ def train_captioner(
     valid: tuple[np.ndarray, Sequence[Sequence[str]]] | None = None,
     embedder: dict[str, Any] | None = None,
     progress: bool = False,
+    language_model: tuple[Any, Any] | None = None,
 ) -> Captioner:
     """Train a :class:`Captioner` on clip embeddings and their reference captions.
 
@@ -220,6 +229,8 @@ def train_captioner(
         valid: (embeddings, captions) of validation clips: the epoch with the lowest validation loss is
             kept (else the last).
         embedder: recorded in the saved config (which encoder the inputs come from).
+        language_model: ``(GPT2LMHeadModel, tokenizer)`` (:func:`.gpt2.require_gpt2`): decode with GPT-2's
+            pretrained blocks (:class:`.gpt2.GPT2PrefixDecoder`) instead of a Transformer from scratch.
 
     Raises:
         ValueError: shapes disagree, or no clip has a non-empty caption.
@@ -235,7 +246,11 @@ def train_captioner(
         raise ValueError("no clip has a non-empty caption: nothing to train on")
     vocab = Vocabulary.build(texts, cfg.min_count)
     torch.manual_seed(seed)
-    model = PrefixDecoder(x.shape[1], len(vocab), cfg)
+    if language_model is not None:
+        model: PrefixDecoder | GPT2PrefixDecoder = GPT2PrefixDecoder.from_pretrained(
+            x.shape[1], vocab, cfg, *language_model)
+    else:
+        model = PrefixDecoder(x.shape[1], len(vocab), cfg)
     used = x[sorted(set(rows))]
     model.mean.copy_(torch.from_numpy(used.mean(axis=0)))
     model.std.copy_(torch.from_numpy(np.maximum(used.std(axis=0), 1e-6)))
@@ -307,7 +322,7 @@ def _valid_batches(valid: tuple[np.ndarray, Sequence[Sequence[str]]], vocab: Voc
     return out
 
 
-def _beam_search(model: PrefixDecoder, x: torch.Tensor, k: int, max_words: int) -> list[list[int]]:
+def _beam_search(model: nn.Module, x: torch.Tensor, k: int, max_words: int) -> list[list[int]]:
     """Token ids (without <bos>) of the best beam per clip; (B, D) -> B lists."""
     b = x.shape[0]
     xk = x.repeat_interleave(k, dim=0)  # (B*K, D)

@@ -109,9 +109,10 @@ def _captioner(ctx: EvalContext, cfg: CaptioningConfig, cset: CaptionSet, x: np.
     embedder = {"name": model, "dataset": cset.name}
     if model == "wav2clip":
         embedder.update({"checkpoint": str(ctx.checkpoint), "checkpoint_sha256": ctx.checkpoint_sha256})
+    language_model = require_gpt2() if cfg.decoder_kind == "gpt2" else None  # a fresh copy per captioner
     captioner = train_captioner(x[train], [refs[i] for i in train], cfg.decoder_config(), seed=seed,
                                 valid=(x[valid], [refs[i] for i in valid]) if len(valid) else None,
-                                embedder=embedder, progress=progress)
+                                embedder=embedder, progress=progress, language_model=language_model)
     captioner.save(folder)
     return captioner
 

@@ -23,8 +23,8 @@ and renamed when complete; a rerun skips complete shards; ``part=(i, n)`` writes
 than ``min_seconds`` or without a teacher target are recorded in the index with the reason, and
 :class:`ShardSource` reports them every epoch.
 
-    python -m w2clib.shards write --manifest train.csv --targets teacher.npz --out DIR --workers 8
-    python -m w2clib.shards info DIR [--verify]
+    python -m w2clib.training.shards write --manifest train.csv --targets teacher.npz --out DIR --workers 8
+    python -m w2clib.training.shards info DIR [--verify]
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._io import atomic_write_json, sha256_file
-from .audio import SAMPLE_RATE, SILENCE_PEAK, load_audio
-from .training.sources import PairSource, align_targets, load_target_table
+from .._io import atomic_write_json, sha256_file
+from ..audio import SAMPLE_RATE, SILENCE_PEAK, load_audio
+from .sources import PairSource, align_targets, load_target_table
 
 __all__ = ["PCM_SCALE", "ShardSource", "main", "read_index", "verify_shards", "write_shards"]
 
@@ -208,7 +208,7 @@ def read_index(directory: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(
             f"{path} not found: {directory} is not a complete shard set. Write it with "
-            "`python -m w2clib.shards write --manifest ... --targets ... --out DIR` (all parts)"
+            "`python -m w2clib.training.shards write --manifest ... --targets ... --out DIR` (all parts)"
         )
     index = json.loads(path.read_text())
     if index.get("format") != FORMAT or index.get("version") != VERSION:
@@ -273,7 +273,7 @@ class ShardSource(PairSource):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m w2clib.shards", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m w2clib.training.shards", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     w = sub.add_parser("write", help="decode a manifest + teacher targets into shards")
