@@ -55,7 +55,7 @@ __all__ = [
     "sound_key",
 ]
 
-PARSER_VERSION = 1  # bump when the tables or parsing rules change: prepared sets are keyed by it
+PARSER_VERSION = 2  # bump when the tables or parsing rules change: prepared sets are keyed by it
 RESERVED_PREFIX = "gcompris"  # Debian packages kept for an independent check: never read
 
 
@@ -104,7 +104,7 @@ LINCITY = RealSource(
     license="GPL-2+ / CC-BY-SA-2.0 (dual-licensed sound effects and images; Debian copyright file)",
     recorded="field recordings of places and machines (traffic, crowds, water, forge, farm animals)",
     image_dir=_LINCITY_IMAGES,
-    key_strip=r"\d+$|(low|med|full|empty)$",
+    key_strip=r"(low|med|full|empty)?\d*$",
     table={
         "blacksmith": _e("blacksmith forge", image="blacksmith0.png"),
         "coalmine": _e("coal mine", image="coalmine-full.png"),
@@ -129,7 +129,7 @@ LINCITY = RealSource(
         "sportscroud": _e("sports crowd", image="cricket1.png"),
         "tip": _e("rubbish tip", image="tip1.png"),
         "trafichigh": _e("road traffic", image="roadlr.png"),
-        "traficlow": _e("road traffic", image="roadlr.png"),
+        "trafic": _e("road traffic", image="roadlr.png"),  # TraficLow: "low" is stripped as a level
         "university": _e("university", image="university.png"),
         "water": _e("water", image="water.png"),
         "windmill": _e("windmill", image="windmill1w.png"),
