@@ -125,6 +125,10 @@ def test_build_source_labels_keeps_pictures_and_drops_what_it_should(tmp_path):
     bell = frame[frame["label"] == "bell"].iloc[0]
     assert bell["target_kind"] == "text_prototype" and bell["imagenet_index"] == -1 and bell["sample_rate"] == 44100
     assert (frame["split"] == "test").all() and (frame["package_version"] == "1.0").all()
+    # a recording another source already took is not taken twice
+    taken = {frame.loc[frame["label"] == "bell", "sha256"].iloc[0]}
+    again, dropped_again = build_source(source, {"toy-data": root}, RealSoundsOptions(max_seconds=2.0), seen=taken)
+    assert [r["label"] for r in again] == ["cow", "cow"] and dropped_again["duplicate"] == 2
 
 
 def _fake_packages(tmp_path: Path) -> dict[str, str]:

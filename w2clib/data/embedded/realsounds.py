@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import pandas as pd
 
@@ -55,7 +56,7 @@ __all__ = [
     "sound_key",
 ]
 
-PARSER_VERSION = 2  # bump when the tables or parsing rules change: prepared sets are keyed by it
+PARSER_VERSION = 3  # bump when the tables or parsing rules change: prepared sets are keyed by it
 RESERVED_PREFIX = "gcompris"  # Debian packages kept for an independent check: never read
 
 
@@ -206,7 +207,23 @@ FREEDINK = RealSource(
     },
 )
 
-SOURCES: dict[str, RealSource] = {s.name: s for s in (LINCITY, HYDROGEN, SOUND_ICONS, TUX4KIDS, HEROES, FREEDINK)}
+# -- Tux Paint's tool sounds: the same upstream as the training stamps, other recordings ------------
+TUXPAINT_TOOLS = RealSource(
+    name="tuxpaint-tools", packages=("tuxpaint-data", "tuxpaint-plugins-default"),
+    sound_dir="usr/share/tuxpaint/sounds",
+    license="GPL-2+ (Tux Paint, Bill Kendrick et al.; Debian copyright files)",
+    recorded="recorded effects of the painting tools: rain, thunder, chalk, an eraser, a typewriter bell "
+             "(same project as the training stamps, other packages and recordings)",
+    table={
+        "rain": _e("rain"), "lightning": _e("thunder and lightning"), "drip": _e("dripping water"),
+        "waves": _e("water waves"), "tornado_release": _e("tornado wind"), "chalk": _e("chalk on a blackboard"),
+        "bubble": _e("bubble popping"), "giggle": _e("child giggling"), "typewriterbell": _e("typewriter bell"),
+        "eraser": _e("eraser rubbing"), "paint": _e("paintbrush stroke"), "toothpaste": _e("squeezing a tube"),
+    },
+)
+
+SOURCES: dict[str, RealSource] = {s.name: s for s in (LINCITY, HYDROGEN, SOUND_ICONS, TUX4KIDS, HEROES, FREEDINK,
+                                                      TUXPAINT_TOOLS)}
 
 
 def sound_key(stem: str, key_strip: str) -> str:
@@ -239,15 +256,19 @@ class RealSoundsOptions:
 
 
 def build_source(source: RealSource, roots: dict[str, Path], opts: RealSoundsOptions,
-                 versions: dict[str, str] | None = None) -> tuple[list[dict[str, object]], Counter[str]]:
+                 versions: dict[str, str] | None = None,
+                 seen: set[str] | None = None) -> tuple[list[dict[str, object]], Counter[str]]:
     """Manifest rows of one source from its unpacked package ``roots`` (package -> root folder).
+
+    ``seen``: SHA-256 of files already taken (by earlier sources); a byte-identical file is left
+    out, so no recording is in two sources.  Updated in place.
 
     Returns the rows (sorted by file) and a counter of dropped files by reason (``unlabelled``,
     ``silent``, ``corrupt``, ``too_long``, ``duplicate``, ``missing_image``).
     """
     rows: list[dict[str, object]] = []
     dropped: Counter[str] = Counter()
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
     for package in source.packages:
         root = Path(roots[package])
         files = sorted(p for p in (root / source.sound_dir).rglob("*")
@@ -305,7 +326,8 @@ def _fetch(source: RealSource, data_home: Path, opts: RealSoundsOptions,
             continue
         include = [source.sound_dir, f"usr/share/doc/{package}"] + ([source.image_dir] if source.image_dir else [])
         tree = debian_package(package, data_home, include=include, log=log)
-        roots[package], versions[package] = tree, str((read_stamp(tree) or {}).get("version", ""))
+        # .deb file names spell an epoch's ':' as %3a
+        roots[package], versions[package] = tree, unquote(str((read_stamp(tree) or {}).get("version", "")))
     return roots, versions
 
 
@@ -336,9 +358,9 @@ class RealSoundsDataset(Dataset):
             versions = {p: v for _, vs in fetched.values() for p, v in vs.items()}
             set_dir = root / "sets" / _set_key(opts, versions)
             if not (set_dir / "info.json").is_file():
-                rows, report = [], {}
+                rows, report, seen = [], {}, set()
                 for name, (roots, vs) in fetched.items():
-                    source_rows, dropped = build_source(SOURCES[name], roots, opts, vs)
+                    source_rows, dropped = build_source(SOURCES[name], roots, opts, vs, seen)
                     rows.extend(source_rows)
                     report[name] = {"items": len(source_rows), "labels": len({r["label"] for r in source_rows}),
                                     "with_image": sum(bool(r["image_path"]) for r in source_rows),
