@@ -26,6 +26,7 @@ from w2clib.data.embedded.realsounds import (
     build_source,
     sound_key,
 )
+from w2clib.data.embedded.tables import imagenet_short_name
 from w2clib.evaluate.real_heldout import (
     PHOTO_TEMPLATES,
     _source_sets,
@@ -94,6 +95,8 @@ def test_every_table_entry_is_a_labelled_thing_and_reserved_packages_are_refused
         assert not any(p.startswith("gcompris") for p in source.packages)
         assert all(entry.label and entry.label == entry.label.strip() for entry in source.table.values())
         assert all(-1 <= entry.imagenet < 1000 for entry in source.table.values())
+        # every ImageNet class used has its name in the checked table (manifests carry the name)
+        assert all(imagenet_short_name(e.imagenet) for e in source.table.values() if e.imagenet >= 0)
     with pytest.raises(ValueError, match="reserved"):
         RealSource("x", ("gcompris-qt-data",), "usr/share", {}, "GPL", "recorded")
     with pytest.raises(ValueError, match="sources must be"):
@@ -140,7 +143,8 @@ def _fake_packages(tmp_path: Path) -> dict[str, str]:
     for k, name in enumerate(["Farm1", "Farm2", "Water1", "WindMill1", "Click"]):
         _wav(lincity / "usr/share/games/lincity-ng/sounds" / f"{name}.wav", 250 + 200 * k, seconds=2.5)
     tiles = lincity / "usr/share/games/lincity-ng/images/tiles"
-    for image, colour in (("farm7.png", (20, 200, 20)), ("water.png", (20, 20, 220)), ("windmill1w.png", (240, 240, 240))):
+    tiles_used = (("farm7.png", (20, 200, 20)), ("water.png", (20, 20, 220)), ("windmill1w.png", (240, 240, 240)))
+    for image, colour in tiles_used:
         _png(tiles / image, colour)
     return {"sound-icons": str(icons), "lincity-ng-data": str(lincity)}
 

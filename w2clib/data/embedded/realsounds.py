@@ -174,7 +174,8 @@ SOUND_ICONS = RealSource(
 # -- Tux4Kids (tuxmath, tuxtype): game effects; the two packages share files, deduplicated -------
 TUX4KIDS = RealSource(
     name="tux4kids", packages=("tuxmath-data", "tuxtype-data"), sound_dir="usr/share",
-    license="public domain / GPL-2+ (short .wav effects: Sam Hart, Bill Kendrick, public-domain collections; Debian copyright files)",
+    license="public domain / GPL-2+ (short .wav effects: Sam Hart, Bill Kendrick, public-domain "
+            "collections; Debian copyright files)",
     recorded="recorded effects: crowd cheering, an explosion, a harp glissando, a tower clock, a bite",
     table={
         "alarm": _e("alarm bell"), "cheer": _e("crowd cheering"), "engine": _e("engine"),
@@ -388,7 +389,8 @@ class RealSoundsDataset(Dataset):
         if options:
             opts = RealSoundsOptions.from_options(options)
             info = root / "info.json"
-            if not info.is_file() or json.loads(info.read_text()).get("options") != json.loads(json.dumps(asdict(opts))):
+            wanted = json.loads(json.dumps(asdict(opts)))  # as JSON stores it (tuples -> lists)
+            if not info.is_file() or json.loads(info.read_text()).get("options") != wanted:
                 raise FileNotFoundError(f"real_sounds with options {options} is not the prepared set: run "
                                         "w2clib.data.prepare('real_sounds', ...) with them first")
         _require(path, self.name)
@@ -428,7 +430,8 @@ def pick_sources(manifest: pd.DataFrame, sources: Sequence[str] | None) -> pd.Da
     if sources is not None:
         unknown = sorted(set(sources) - set(manifest["source"]))
         if unknown:
-            raise ValueError(f"sources {unknown} are not in this manifest; it has {sorted(manifest['source'].unique())}")
+            have = sorted(manifest["source"].unique())
+            raise ValueError(f"sources {unknown} are not in this manifest; it has {have}")
         manifest = manifest[manifest["source"].isin(list(sources))]
     return manifest.sort_values("clip_id").reset_index(drop=True)
 
