@@ -29,6 +29,7 @@ from w2clib.data.embedded.realsounds import (
 from w2clib.data.embedded.tables import imagenet_short_name
 from w2clib.evaluate.real_heldout import (
     PHOTO_TEMPLATES,
+    POOLED,
     _source_sets,
     logmel_loso,
     real_heldout_evaluator,
@@ -185,6 +186,8 @@ def test_galleries_targets_and_exact_chance(prepared):
     icons, city = sets["sound-icons"], sets["lincity-ng"]
     assert icons.tasks == ["label", "zeroshot"] and city.tasks == ["image", "label", "zeroshot"]
     assert city.relevant["image"].shape == (4, 3) and icons.relevant["label"].shape == (4, 3)
+    pooled = sets[POOLED]  # every item against the union of the labels; no image task (icons have none)
+    assert pooled.tasks == ["label", "zeroshot"] and pooled.relevant["label"].shape == (8, 6)
     # label targets: ImageNet prototype where the label has a class, else the photo-prompt text prototype
     guitar = icons.gallery["label"][0]  # labels sorted: acoustic guitar, canary, trumpet
     np.testing.assert_allclose(guitar, teacher.class_prototypes([402])[0], atol=1e-6)
@@ -210,11 +213,21 @@ def test_table_scores_encoders_random_weights_and_logmel_against_chance(prepared
                       "random_seed2": build_model(ModelConfig(width=8, embed_dim=DIM), seed=2)}, run="x")
     assert set(table["model"]) == {"trained", "random_seed1", "random_seed2", "logmel_stats"}
     assert table["value"].between(0, 1).all() and (table["run"] == "x").all()
-    assert len(table) == 4 * (3 + 2) * 3  # models x (source, task) pairs x metrics
+    assert len(table) == 4 * (3 + 2 + 2) * 3  # models x (source, task) pairs (with the pooled set) x metrics
     wide = summarise(table)
     assert {"trained", "random", "random_std", "logmel_stats", "chance"} <= set(wide.columns)
     assert set(wide.loc[wide["source"] == "mean", "task"]) == {"image", "label", "zeroshot"}
+    assert set(wide["source"]) == {"lincity-ng", "sound-icons", POOLED, "mean"}
+    # the mean row is the macro mean of the sources (the pooled set left out)
+    per_source = wide[wide["source"].isin(["lincity-ng", "sound-icons"]) & (wide["task"] == "label")]
+    mean_row = wide[(wide["source"] == "mean") & (wide["task"] == "label")]
+    assert mean_row["trained"].iloc[0] == pytest.approx(per_source["trained"].mean())
     with pytest.raises(ValueError, match="two sources"):
-        logmel_loso(np.zeros((7, 128)), ev.sources[:1])
+        logmel_loso(np.zeros((8, 128)), ev.sources[:1])
+    predicted = logmel_loso(np.random.default_rng(0).normal(size=(8, 128)), ev.sources)
+    by_name = {s.name: s for s in ev.sources}
+    for name in ("lincity-ng", "sound-icons"):  # the pooled set reuses each source's own prediction
+        rows = [list(by_name[POOLED].rows).index(r) for r in by_name[name].rows]
+        np.testing.assert_allclose(predicted[POOLED][rows], predicted[name])
     with pytest.raises(ValueError, match="not in this manifest"):
         real_heldout_evaluator(HashTeacher(), dataset.load_manifest(home), sources=["heroes"])

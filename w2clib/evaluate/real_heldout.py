@@ -14,6 +14,10 @@ retrieval tasks, each with its exact chance level (:func:`w2clib.evaluate.retrie
   (``templates``, default CLIP-style ``clip_ensemble``).  For a source with no ImageNet labels
   ``label`` and ``zeroshot`` differ only in the prompts.
 
+A pooled pseudo-source ``all`` (:data:`POOLED`) ranks every held-out item against the labels of all
+sources together (more candidates, harder, and the most queries); ``summarise`` also gives the
+macro mean over the sources (``mean``).
+
 Models: any :class:`~w2clib.model.Wav2CLIP` (trained, or :func:`random_like` with seeded random
 weights), and ``logmel_stats`` -- the project's feature baseline.  Log-mel statistics live in no
 image space, so they get a map: a ridge regression from standardised log-mel statistics to the
@@ -46,6 +50,7 @@ from .zeroshot import text_classifier
 
 __all__ = [
     "PHOTO_TEMPLATES",
+    "POOLED",
     "REAL_TASKS",
     "RealHeldOutEvaluator",
     "SourceSet",
@@ -55,6 +60,7 @@ __all__ = [
 ]
 
 REAL_TASKS = ("image", "label", "zeroshot")
+POOLED = "all"  # the pooled pseudo-source: every held-out item against every held-out label
 KS = (1, 5)
 METRICS = ("R@1", "R@5", "MRR")
 PHOTO_TEMPLATES = ("a photo of a {label}.", "a photo of the {label}.", "a picture of a {label}.",
@@ -165,7 +171,7 @@ class RealHeldOutEvaluator:
         """
         chance = self.chance()
         results = {name: self.score(self.embed(model)) for name, model in models.items()}
-        if logmel and len(self.sources) >= 2:
+        if logmel and sum(s.name != POOLED for s in self.sources) >= 2:
             results["logmel_stats"] = self.logmel_scores()
         size = {(s.name, t): s.relevant[t].shape for s in self.sources for t in s.tasks}
         rows = []
@@ -181,26 +187,34 @@ class RealHeldOutEvaluator:
 def logmel_loso(features: np.ndarray, sources: Sequence[SourceSet], alpha: float = 10.0) -> dict[str, np.ndarray]:
     """Per source: log-mel ``features`` of its items mapped into the teacher space by a ridge
     regression fitted on the *other* sources' items and targets (standardised with their statistics).
+    The pooled set (:data:`POOLED`) gets, for each item, the prediction made for its own source.
 
     Returns ``{source: (n_items_of_source, D)}``.
     """
     from sklearn.linear_model import Ridge
 
-    if len(sources) < 2:
+    real = [s for s in sources if s.name != POOLED]
+    if len(real) < 2:
         raise ValueError("the leave-one-source-out log-mel map needs at least two sources")
     out = {}
-    for src in sources:
-        others = [s for s in sources if s.name != src.name]
+    for src in real:
+        others = [s for s in real if s.name != src.name]
         x = np.concatenate([features[s.rows] for s in others])
         y = np.concatenate([s.target for s in others])
         mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
         ridge = Ridge(alpha=alpha).fit((x - mean) / std, y)
         out[src.name] = ridge.predict((features[src.rows] - mean) / std)
+    for src in sources:
+        if src.name == POOLED:  # each item keeps the prediction of the map that did not see its source
+            by_row = {int(r): v for s in real for r, v in zip(s.rows, out[s.name])}
+            out[POOLED] = np.stack([by_row[int(r)] for r in src.rows])
     return out
 
 
-def _source_sets(manifest: pd.DataFrame, teacher: Any, templates: str) -> list[SourceSet]:
-    """Galleries, relevance and targets of every source in ``manifest`` (row order = manifest order)."""
+def _source_sets(manifest: pd.DataFrame, teacher: Any, templates: str, pooled: bool = True) -> list[SourceSet]:
+    """Galleries, relevance and targets of every source in ``manifest`` (row order = manifest order);
+    with ``pooled`` (and two or more sources) also the set :data:`POOLED` of all their items, whose
+    galleries are the union of the sources' labels (and pictures, where every item has one)."""
     from ..data.embedded.tuxpaint import load_stamp_image
 
     labels = sorted(manifest["label"].unique())
@@ -213,10 +227,10 @@ def _source_sets(manifest: pd.DataFrame, teacher: Any, templates: str) -> list[S
     pictures = sorted(p for p in manifest["image_path"].astype(str).unique() if p)
     picture_emb = dict(zip(pictures, teacher.embed_images([load_stamp_image(p) for p in pictures]))) if pictures else {}
 
-    sets = []
-    for name, part in manifest.groupby("source", sort=True):
-        rows = part.index.to_numpy()
+    def one_set(name: str, part: pd.DataFrame) -> SourceSet | None:
         names = sorted(part["label"].unique())
+        if len(names) < 2:
+            return None  # one label: every ranking is a hit, nothing to measure
         label_rel = part["label"].to_numpy()[:, None] == np.array(names)[None, :]
         gallery = {"label": _unit(np.stack([label_target[n] for n in names])),
                    "zeroshot": _unit(np.stack([zeroshot[n] for n in names]))}
@@ -230,17 +244,24 @@ def _source_sets(manifest: pd.DataFrame, teacher: Any, templates: str) -> list[S
         has_picture = paths != ""
         if has_picture.any():
             target[has_picture] = np.stack([picture_emb[p] for p in paths[has_picture]])
-        if len(names) < 2:
-            continue  # one label: every ranking is a hit, nothing to measure
-        sets.append(SourceSet(str(name), rows, gallery, relevant, _unit(target)))
+        return SourceSet(name, part.index.to_numpy(), gallery, relevant, _unit(target))
+
+    sets = [one_set(str(name), part) for name, part in manifest.groupby("source", sort=True)]
+    sets = [s for s in sets if s is not None]
+    if pooled and len(sets) >= 2:
+        every = manifest.loc[np.concatenate([s.rows for s in sets])].sort_index()
+        union = one_set(POOLED, every)
+        if union is not None:
+            sets.append(union)
     return sets
 
 
 def real_heldout_evaluator(teacher: Any, manifest: pd.DataFrame, *, sources: Sequence[str] | None = None,
                            templates: str = "clip_ensemble", clip_seconds: float = 2.0, batch_size: int = 64,
-                           ridge_alpha: float = 10.0) -> RealHeldOutEvaluator:
+                           ridge_alpha: float = 10.0, pooled: bool = True) -> RealHeldOutEvaluator:
     """An evaluator over the ``real_sounds`` manifest (``w2clib.data.load_manifest("real_sounds")``),
-    restricted to ``sources`` (all when ``None``), with the encoder's ``teacher``.
+    restricted to ``sources`` (all when ``None``), with the encoder's ``teacher``; ``pooled`` adds
+    the set :data:`POOLED` (every item against every label of the chosen sources).
 
     Decodes every clip (resampled to 16 kHz) and runs the teacher once over pictures and prompts.
     """
@@ -250,28 +271,33 @@ def real_heldout_evaluator(teacher: Any, manifest: pd.DataFrame, *, sources: Seq
     if clip_seconds <= 0:
         raise ValueError(f"clip_seconds must be > 0, got {clip_seconds}")
     part = pick_sources(manifest, sources)
-    return RealHeldOutEvaluator(load_clips(part["audio_path"].tolist()), _source_sets(part, teacher, templates),
+    return RealHeldOutEvaluator(load_clips(part["audio_path"].tolist()), _source_sets(part, teacher, templates, pooled),
                                 clip_samples=round(clip_seconds * 16000), batch_size=batch_size,
                                 ridge_alpha=ridge_alpha, templates=templates)
 
 
 def summarise(table: pd.DataFrame, metric: str = "MRR") -> pd.DataFrame:
     """Wide view of :meth:`RealHeldOutEvaluator.table`: one row per (source, task) -- plus the
-    macro mean over sources per task, ``source = "mean"`` -- with a column per model and ``chance``.
-    Models named ``random_seed*`` are also given as ``random`` (mean) and ``random_std``."""
+    macro mean over the sources per task (``source = "mean"``, the pooled set left out) -- with a
+    column per model and ``chance``.  Models named ``random_seed*`` become ``random`` (mean over
+    seeds) and ``random_std`` (sample std over seeds; on the mean row, of the seeds' macro means)."""
     part = table[table["metric"] == metric]
     wide = part.pivot_table(index=["source", "task"], columns="model", values="value")
-    seeds = [c for c in wide.columns if str(c).startswith("random_seed")]
-    if seeds:
-        wide["random"] = wide[seeds].mean(axis=1)
-        wide["random_std"] = wide[seeds].std(axis=1, ddof=1) if len(seeds) > 1 else 0.0
-        wide = wide.drop(columns=seeds)
     wide["chance"] = part.groupby(["source", "task"])["chance"].first()
+    real = wide.drop(index=POOLED, level="source", errors="ignore")
+    mean = real.groupby(level="task").mean()  # macro mean per model (and per random seed) first
+    mean.index = pd.MultiIndex.from_product([["mean"], mean.index], names=["source", "task"])
+    wide = pd.concat([wide, mean])
+    seeds = [c for c in wide.columns if str(c).startswith("random_seed")]
+    if seeds:  # then the spread over seeds, so the mean row's std is that of the macro mean
+        wide.insert(0, "random_std", wide[seeds].std(axis=1, ddof=1) if len(seeds) > 1 else 0.0)
+        wide.insert(0, "random", wide[seeds].mean(axis=1))
+        wide = wide.drop(columns=seeds)
     wide["n_queries"] = part.groupby(["source", "task"])["n_queries"].first()
     wide["n_candidates"] = part.groupby(["source", "task"])["n_candidates"].first()
-    mean = wide.drop(columns=["n_queries", "n_candidates"]).groupby(level="task").mean()
-    mean.index = pd.MultiIndex.from_product([["mean"], mean.index], names=["source", "task"])
-    return pd.concat([wide, mean]).reset_index()
+    order = [c for c in ("trained", "random", "random_std", "logmel_stats", "chance") if c in wide.columns]
+    wide = wide[order + [c for c in wide.columns if c not in order]]
+    return wide.reset_index()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
