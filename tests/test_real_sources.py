@@ -231,3 +231,13 @@ def test_table_scores_encoders_random_weights_and_logmel_against_chance(prepared
         np.testing.assert_allclose(predicted[POOLED][rows], predicted[name])
     with pytest.raises(ValueError, match="not in this manifest"):
         real_heldout_evaluator(HashTeacher(), dataset.load_manifest(home), sources=["heroes"])
+
+
+def test_prepare_offline_names_the_package_and_where_to_put_it(tmp_path, monkeypatch):
+    from w2clib.data.embedded import packages
+    from w2clib.data.embedded.packages import PackageError
+
+    monkeypatch.setattr(packages.shutil, "which", lambda name: None)
+    with pytest.raises(PackageError, match=r"'sound-icons'.*apt-get is not available.*_packages/debian"):
+        RealSoundsDataset().prepare(tmp_path, log=lambda _: None, sources=["sound-icons"])
+    assert not (tmp_path / "real_sounds" / "manifest.csv").exists()
