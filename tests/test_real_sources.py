@@ -186,6 +186,9 @@ def test_galleries_targets_and_exact_chance(prepared):
     icons, city = sets["sound-icons"], sets["lincity-ng"]
     assert icons.tasks == ["label", "zeroshot"] and city.tasks == ["image", "label", "zeroshot"]
     assert city.relevant["image"].shape == (4, 3) and icons.relevant["label"].shape == (4, 3)
+    # which labels each picture depicts (the teacher's own picture -> label ranking)
+    np.testing.assert_array_equal(city.picture_label, np.eye(3, dtype=bool))
+    assert icons.picture_label is None
     pooled = sets[POOLED]  # every item against the union of the labels; no image task (icons have none)
     assert pooled.tasks == ["label", "zeroshot"] and pooled.relevant["label"].shape == (8, 6)
     # label targets: ImageNet prototype where the label has a class, else the photo-prompt text prototype
@@ -211,9 +214,12 @@ def test_table_scores_encoders_random_weights_and_logmel_against_chance(prepared
     model = build_model(ModelConfig(width=8, embed_dim=DIM), seed=0)
     table = ev.table({"trained": model, "random_seed1": build_model(ModelConfig(width=8, embed_dim=DIM), seed=1),
                       "random_seed2": build_model(ModelConfig(width=8, embed_dim=DIM), seed=2)}, run="x")
-    assert set(table["model"]) == {"trained", "random_seed1", "random_seed2", "logmel_stats"}
+    assert set(table["model"]) == {"trained", "random_seed1", "random_seed2", "logmel_stats", "teacher_pictures"}
     assert table["value"].between(0, 1).all() and (table["run"] == "x").all()
-    assert len(table) == 4 * (3 + 2 + 2) * 3  # models x (source, task) pairs (with the pooled set) x metrics
+    # models x (source, task) pairs (with the pooled set) x metrics, + the teacher's picture rows
+    assert len(table) == 4 * (3 + 2 + 2) * 3 + 2 * 3
+    teacher = table[table["model"] == "teacher_pictures"]
+    assert set(teacher["source"]) == {"lincity-ng"} and (teacher["n_queries"] == 3).all()
     wide = summarise(table)
     assert {"trained", "random", "random_std", "logmel_stats", "chance"} <= set(wide.columns)
     assert set(wide.loc[wide["source"] == "mean", "task"]) == {"image", "label", "zeroshot"}

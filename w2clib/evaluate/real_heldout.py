@@ -82,6 +82,9 @@ class SourceSet:
         gallery: task -> (G, D) unit embeddings of the candidates (``image`` absent without pictures).
         relevant: task -> (len(rows), G) bool, each row one true candidate.
         target: (len(rows), D) unit teacher target of each item (picture, else label target).
+        picture_label: (P, L) bool, which labels each picture of ``gallery["image"]`` depicts
+            (``None`` without an image task): the teacher's own picture -> label ranking, the
+            headroom of the image task.
     """
 
     name: str
@@ -89,6 +92,7 @@ class SourceSet:
     gallery: dict[str, np.ndarray]
     relevant: dict[str, np.ndarray]
     target: np.ndarray
+    picture_label: np.ndarray | None = None
 
     @property
     def tasks(self) -> list[str]:
@@ -156,6 +160,24 @@ class RealHeldOutEvaluator:
                 out.update({(src.name, task, m): levels[m] for m in METRICS})
         return out
 
+    def teacher_rows(self) -> list[dict[str, Any]]:
+        """The teacher's own picture -> label ranking on every source with pictures (queries: the
+        distinct pictures; tasks ``label`` and ``zeroshot`` as for sounds), as :meth:`table` rows
+        of model ``teacher_pictures``: how far the pictures themselves point to their labels."""
+        rows = []
+        for src in self.sources:
+            if src.picture_label is None:
+                continue
+            for task in ("label", "zeroshot"):
+                sim = src.gallery["image"] @ src.gallery[task].T
+                metrics = retrieval_metrics(sim, src.picture_label, KS)
+                levels = chance_levels(src.picture_label, KS)
+                rows.extend({"model": "teacher_pictures", "source": src.name, "task": task, "metric": m,
+                             "value": metrics[m], "chance": levels[m], "n_queries": src.picture_label.shape[0],
+                             "n_candidates": src.picture_label.shape[1],
+                             "templates": self.templates if task == "zeroshot" else ""} for m in METRICS)
+        return rows
+
     def logmel_scores(self) -> dict[tuple[str, str, str], float]:
         """Scores of log-mel statistics mapped into the teacher space leave-one-source-out
         (:func:`logmel_loso`).  Needs at least two sources."""
@@ -166,8 +188,9 @@ class RealHeldOutEvaluator:
         """One row per (model, source, task, metric): value, chance, queries, candidates.
 
         ``models``: name -> encoder (e.g. ``{"trained": m, "random_seed0": random_like(m, 0)}``);
-        with ``logmel`` (and two or more sources) a ``logmel_stats`` row set is added.  ``columns``
-        are added to every row.
+        with ``logmel`` (and two or more sources) a ``logmel_stats`` row set is added, and for
+        sources with pictures the teacher's own picture -> label rows (:meth:`teacher_rows`; their
+        ``n_queries`` are pictures, not sounds).  ``columns`` are added to every row.
         """
         chance = self.chance()
         results = {name: self.score(self.embed(model)) for name, model in models.items()}
@@ -181,6 +204,7 @@ class RealHeldOutEvaluator:
                              "value": value, "chance": chance[(source, task, metric)],
                              "n_queries": size[(source, task)][0], "n_candidates": size[(source, task)][1],
                              "templates": self.templates if task == "zeroshot" else ""})
+        rows.extend({**columns, **row} for row in self.teacher_rows())
         return pd.DataFrame(rows)
 
 
@@ -238,13 +262,15 @@ def _source_sets(manifest: pd.DataFrame, teacher: Any, templates: str, pooled: b
         target = np.stack([label_target[n] for n in part["label"]])
         paths = part["image_path"].astype(str).to_numpy()
         own = sorted(p for p in set(paths) if p)
+        picture_label = None
         if len(own) >= 2 and all(paths):
             gallery["image"] = _unit(np.stack([picture_emb[p] for p in own]))
             relevant["image"] = paths[:, None] == np.array(own)[None, :]
+            picture_label = (relevant["image"].T.astype(int) @ label_rel.astype(int)) > 0
         has_picture = paths != ""
         if has_picture.any():
             target[has_picture] = np.stack([picture_emb[p] for p in paths[has_picture]])
-        return SourceSet(name, part.index.to_numpy(), gallery, relevant, _unit(target))
+        return SourceSet(name, part.index.to_numpy(), gallery, relevant, _unit(target), picture_label)
 
     sets = [one_set(str(name), part) for name, part in manifest.groupby("source", sort=True)]
     sets = [s for s in sets if s is not None]
@@ -280,8 +306,9 @@ def summarise(table: pd.DataFrame, metric: str = "MRR") -> pd.DataFrame:
     """Wide view of :meth:`RealHeldOutEvaluator.table`: one row per (source, task) -- plus the
     macro mean over the sources per task (``source = "mean"``, the pooled set left out) -- with a
     column per model and ``chance``.  Models named ``random_seed*`` become ``random`` (mean over
-    seeds) and ``random_std`` (sample std over seeds; on the mean row, of the seeds' macro means)."""
-    part = table[table["metric"] == metric]
+    seeds) and ``random_std`` (sample std over seeds; on the mean row, of the seeds' macro means).
+    The teacher's picture rows (other queries) are left out: see :meth:`RealHeldOutEvaluator.teacher_rows`."""
+    part = table[(table["metric"] == metric) & (table["model"] != "teacher_pictures")]
     wide = part.pivot_table(index=["source", "task"], columns="model", values="value")
     wide["chance"] = part.groupby(["source", "task"])["chance"].first()
     real = wide.drop(index=POOLED, level="source", errors="ignore")
@@ -334,6 +361,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with atomic_path(Path(args.out)) as tmp:
             table.to_csv(tmp, index=False)
     print(summarise(table).round(3).to_markdown(index=False))
+    teacher_part = table[table["model"] == "teacher_pictures"]
+    if len(teacher_part):
+        print("\nthe teacher's own picture -> label ranking (queries: pictures):")
+        print(teacher_part.pivot_table(index=["source", "task"], columns="metric", values="value").round(3)
+              .to_markdown())
     return 0
 
 
