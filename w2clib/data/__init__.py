@@ -27,6 +27,7 @@ DATASETS: dict[str, str] = {
     "tau2020": "w2clib.data.tau2020:TAU2020",
     "fsd50k": "w2clib.data.fsd50k:FSD50K",
     "tuxpaint": "w2clib.data.embedded.tuxpaint:TUXPAINT",
+    "real_sounds": "w2clib.data.embedded.realsounds:REAL_SOUNDS",
     "gm_fluidr3": "w2clib.data.embedded.soundfonts:GM_FLUIDR3",
     "gm_timgm6mb": "w2clib.data.embedded.soundfonts:GM_TIMGM6MB",
 }

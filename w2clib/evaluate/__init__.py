@@ -9,6 +9,8 @@ Modules, by the path results take::
              ─► data_fraction.data_fraction_curve ─► plots.plot_data_fraction
              ─► confusion.confusion_matrix        ─► plots.plot_confusions
     supervised: the from-scratch baseline (run_supervised, supervised_fit_score)
+    embedded_heldout / real_heldout: held-out sounds of the embedded default (TimGM, Tux Paint) and
+        real recordings of packages never trained on, scored by source (python -m ...real_heldout)
 
 What the evaluation notebooks (04-10) call: ``suite`` (load_context: the evaluated encoder, failing
 early; evaluation_sets; features cached per model and pool of clips; the supervised baseline cached
