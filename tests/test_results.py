@@ -116,3 +116,13 @@ def test_markdown_table_shows_paper_and_ours():
 def test_writing_leaves_only_the_csv_in_the_results_folder(tmp_path):
     write_summary([row()], tmp_path / "summary.csv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.csv"]
+
+
+def test_a_rerun_replaces_its_skipped_row_instead_of_adding_a_second(tmp_path):
+    from w2clib.results import skipped_row
+
+    path = tmp_path / "summary.csv"
+    row = skipped_row(task="classification", model="openl3", reason="weights missing", profile="p", commit="c")
+    write_summary([row], path)
+    merged = write_summary([{**row, "note": "weights still missing"}], path)  # protocol "" read back from CSV
+    assert len(merged) == 1 and merged["note"].iloc[0] == "weights still missing"

@@ -350,10 +350,11 @@ def read_summary(path: str | os.PathLike[str]) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         return pd.DataFrame(columns=COLUMNS)
-    frame = pd.read_csv(path, dtype={"checkpoint_sha256": str, "commit": str, "paper_ref": str, "note": str})
+    frame = pd.read_csv(path, dtype={"checkpoint_sha256": str, "commit": str, "paper_ref": str, "note": str,
+                                     "protocol": str})
     if "note" not in frame.columns:  # written before skipped rows existed
         frame["note"] = ""
-    for column in ("checkpoint_sha256", "commit", "note"):
+    for column in ("checkpoint_sha256", "commit", "note", "protocol"):  # "" reads back as NaN
         frame[column] = frame[column].fillna("")
     return frame[COLUMNS]
 
