@@ -9,7 +9,7 @@ fresh run against that spread rather than against one lucky run.
 reuses ``<run_dir>/pretrain``, the others train into ``<run_dir>/spread/seed-<s>``; every run resumes
 and is reused like notebook 03's), evaluates each final encoder and its random initialisation on the
 ``heldout:`` tasks, and writes ``<results_dir>/pretrain_spread.csv`` (one row per seed x model x
-metric).  :func:`spread_table` summarises it (mean, std, min, max per metric) and
+metric) and its summary ``pretrain_spread_summary.csv``.  :func:`spread_table` summarises it (mean, std, min, max per metric) and
 :func:`spread_threshold` turns a check such as ``{below_mean_std: 3}`` into a number.
 
     python -m w2clib.training.spread --profile mini --seeds 2021 0 1
@@ -30,9 +30,10 @@ from ..config import Profile, load_profile, section_config
 from .config import load_pretrain_config
 from .run import checkpoint_dir, run_pretrain
 
-__all__ = ["SPREAD_FILE", "seed_spread", "spread_table", "spread_threshold", "read_spread"]
+__all__ = ["SPREAD_FILE", "SUMMARY_FILE", "seed_spread", "spread_table", "spread_threshold", "read_spread"]
 
 SPREAD_FILE = "pretrain_spread.csv"  # in the profile's results folder
+SUMMARY_FILE = "pretrain_spread_summary.csv"  # spread_table of it (the README's table)
 _COLUMNS = ["seed", "model", "task", "metric", "value", "chance", "n_queries", "n_items", "step"]
 
 
@@ -80,6 +81,10 @@ def seed_spread(profile: str | os.PathLike[str] | Profile, seeds: Sequence[int])
         prof.results_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(prof.results_dir / SPREAD_FILE) as tmp:
             frame.to_csv(tmp, index=False)
+    table = spread_table(frame).round(4)
+    table.insert(0, "seeds", " ".join(str(s) for s in sorted(set(frame["seed"]))))
+    with atomic_path(prof.results_dir / SUMMARY_FILE) as tmp:
+        table.to_csv(tmp, index=False)
     return frame
 
 
