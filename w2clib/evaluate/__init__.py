@@ -10,7 +10,7 @@ Modules, by the path results take::
              ─► confusion.confusion_matrix        ─► plots.plot_confusions
     supervised: the from-scratch baseline (run_supervised, supervised_fit_score)
 
-What the evaluation notebooks (04-10) call: ``suite`` (load_context: the evaluated encoder, failing
+What the evaluation notebooks (04-09, 11) call: ``suite`` (load_context: the evaluated encoder, failing
 early; evaluation_sets; features cached per model and pool of clips; the supervised baseline cached
 per training rows and seed) and ``steps`` (one call per notebook: classification_table,
 zero_shot_table, retrieval_table, data_fraction_table, confusion_matrices).
