@@ -197,3 +197,15 @@ def test_the_cli_refuses_a_missing_sound_with_one_line(tmp_path, capsys):
     assert code == 2 and len(err.splitlines()) == 1 and "missing.wav" in err
     code = main(["generate", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "img.jpg")])
     assert code == 2 and ".png" in capsys.readouterr().err
+
+
+def test_the_rehearsal_stand_in_downloads_from_a_mirror_and_decodes(tmp_path, monkeypatch):
+    from w2clib.rehearsal.weights import write_vqgan_release
+
+    write_vqgan_release(tmp_path / "mirror" / "checkpoints" / VQGAN_FILENAME)
+    monkeypatch.setenv("W2C_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    monkeypatch.setenv("W2C_MIRROR", (tmp_path / "mirror").as_uri())
+    decoder = load_vqgan()
+    assert (tmp_path / "ckpt" / f"{VQGAN_FILENAME}.sha256").is_file()  # trusted on first use, checked later
+    assert decoder.config.factor == 16
+    assert decoder.decode(torch.zeros(1, decoder.config.embed_dim, 1, 1)).shape == (1, 3, 16, 16)
