@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .._av import mux_audio
 from .._io import atomic_path
 from ..audio import SAMPLE_RATE
 from .optimize import generate
@@ -56,15 +57,7 @@ def write_mp4(path: str | os.PathLike[str], images: list[Any], fps: float, audio
         for packet in video.encode():
             out.mux(packet)
         if sound is not None:
-            wave = np.clip(np.asarray(audio, dtype=np.float32).reshape(1, -1), -1.0, 1.0)
-            for start in range(0, wave.shape[1], 1024):
-                chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, start:start + 1024]), format="fltp",
-                                                   layout="mono")
-                chunk.sample_rate, chunk.pts, chunk.time_base = sample_rate, start, Fraction(1, sample_rate)
-                for packet in sound.encode(chunk):
-                    out.mux(packet)
-            for packet in sound.encode():
-                out.mux(packet)
+            mux_audio(out, sound, np.clip(np.asarray(audio, dtype=np.float32).reshape(1, -1), -1.0, 1.0), sample_rate)
     return path
 
 
