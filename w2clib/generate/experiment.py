@@ -45,10 +45,11 @@ def _clips(ctx: Any, cfg: GenerationConfig) -> pd.DataFrame:
         where = "the held-out GM renders (TimGM6mb) and held-out Tux Paint sounds with an ImageNet class"
     else:
         from ..data import load_manifest
+        from ..evaluate.suite import usable_rows
 
-        manifest = load_manifest(cfg.dataset)
-        pool = manifest[manifest["fold"].astype(int) == int(manifest["fold"].astype(int).max())]
-        where = f"{cfg.dataset}'s last fold"
+        # never in pre-training (VGGSound): every clip is held out; damaged downloads are left out
+        pool = usable_rows(cfg.dataset, load_manifest(cfg.dataset))
+        where = cfg.dataset
     pool = pool.sort_values("clip_id", kind="stable")
     rows = []
     for label in cfg.classes:
