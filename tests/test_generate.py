@@ -209,3 +209,24 @@ def test_the_rehearsal_stand_in_downloads_from_a_mirror_and_decodes(tmp_path, mo
     assert (tmp_path / "ckpt" / f"{VQGAN_FILENAME}.sha256").is_file()  # trusted on first use, checked later
     assert decoder.config.factor == 16
     assert decoder.decode(torch.zeros(1, decoder.config.embed_dim, 1, 1)).shape == (1, 3, 16, 16)
+
+
+def test_the_cli_draws_a_sound_through_the_checkpoints_packaged_teacher(tmp_path, capsys):
+    import soundfile as sf
+
+    from w2clib.checkpoints import save_checkpoint
+    from w2clib.cli import main
+    from w2clib.model import ModelConfig, build_model
+    from w2clib.teachers import load_teacher
+
+    teacher = load_teacher("packaged")
+    folder = save_checkpoint(build_model(ModelConfig(width=8, teacher=teacher.describe()), seed=0), tmp_path / "ckpt")
+    sf.write(tmp_path / "tone.wav", (0.3 * np.sin(np.linspace(0, 900 * np.pi, 8000))).astype(np.float32), 16000)
+    out = tmp_path / "tone.png"
+    code = main(["generate", str(tmp_path / "tone.wav"), "--out", str(out), "--checkpoint", str(folder),
+                 "--steps", "1", "--size", "32", "--cutouts", "1"])
+    assert code == 0, capsys.readouterr().err
+    assert "fourier image, perceptor packaged" in capsys.readouterr().out
+    from PIL import Image
+
+    assert Image.open(out).size == (32, 32)
