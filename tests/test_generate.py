@@ -173,6 +173,25 @@ def test_the_judge_recognises_a_real_photo():
     assert agreement(probs, [[281, 282, 285]])["top5"][0]  # tabby, tiger cat, Egyptian cat
 
 
+def test_a_second_clip_judges_zero_shot_over_the_imagenet_names():
+    from w2clib.generate.judge import ZeroShotJudge
+
+    class Fake:
+        name = "fake-clip"
+
+        def embed_texts(self, texts):
+            assert len(texts) == 1000 and texts[340] == "a photo of a zebra."
+            return np.eye(1000, dtype=np.float32)
+
+        def embed_images(self, images, batch_size=16):
+            out = np.zeros((len(images), 1000), dtype=np.float32)
+            out[:, 340] = 1.0
+            return out
+
+    probs = ZeroShotJudge(Fake()).probabilities([np.zeros((8, 8, 3), np.uint8)])
+    assert probs.argmax() == 340 and abs(float(probs.sum()) - 1) < 1e-5
+
+
 # --------------------------------------------------------------------------------------- video
 def test_a_video_has_one_frame_per_window_and_the_sound(tmp_path, small_model):
     av = pytest.importorskip("av")
