@@ -21,7 +21,7 @@ def _frame(data: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
 def _show(ax, path: str) -> None:  # noqa: ANN001 - a matplotlib Axes
     from PIL import Image
 
-    ax.imshow(Image.open(path).convert("RGB"))
+    ax.imshow(Image.open(path).convert("RGB"), interpolation="none")  # native pixels: small PDFs
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
