@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -225,7 +227,8 @@ def test_the_rehearsal_stand_in_downloads_from_a_mirror_and_decodes(tmp_path, mo
     monkeypatch.setenv("W2C_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
     monkeypatch.setenv("W2C_MIRROR", (tmp_path / "mirror").as_uri())
     decoder = load_vqgan()
-    assert (tmp_path / "ckpt" / f"{VQGAN_FILENAME}.sha256").is_file()  # trusted on first use, checked later
+    records = json.loads((tmp_path / "ckpt" / "checksums.json").read_text())  # trusted on first use, checked later
+    assert VQGAN_FILENAME in records
     assert decoder.config.factor == 16
     assert decoder.decode(torch.zeros(1, decoder.config.embed_dim, 1, 1)).shape == (1, 3, 16, 16)
 
