@@ -44,6 +44,7 @@ __all__ = [
     "available_checkpoints",
     "checkpoint_dir",
     "download_checkpoint",
+    "fetch_entry",
     "load_checkpoint",
     "save_checkpoint",
     "read_state_dict",
@@ -132,7 +133,13 @@ def download_checkpoint(name: str, *, progress: bool = True) -> Path:
             f"unknown checkpoint name {name!r}; known names: {', '.join(available_checkpoints())}, "
             "or pass the path of a .pt file or of a folder saved by w2clib"
         )
-    entry = REGISTRY[key]
+    return fetch_entry(REGISTRY[key], progress=progress)
+
+
+def fetch_entry(entry: CheckpointEntry, *, progress: bool = True) -> Path:
+    """The local, verified copy of ``entry`` in :func:`checkpoint_dir`, downloaded (resumably, from the
+    checkpoint mirror when one is set) if absent; also for weights that are no Wav2CLIP checkpoint."""
+    name = entry.filename
     target = checkpoint_dir() / entry.filename
     if target.exists():
         _verify(target, entry)

@@ -2,6 +2,7 @@
 
     w2clib embed FILE_OR_DIR... --out OUT.npz [--checkpoint CKPT] [--frames --window-ms 1000 --hop-ms 50]
     w2clib checkpoints                      # list named checkpoints and the cache folder
+    w2clib generate SOUND.wav --out IMG.png [--checkpoint CKPT] [--steps 300] [--size 224] [--video OUT.mp4]
 
 Every error (missing files, unreadable audio, unknown or damaged checkpoints, a full disk ...) ends
 with a one-line message and exit status 2, not a traceback; ``w2clib --debug <command>`` shows the
@@ -113,6 +114,57 @@ def run_checkpoints(args: argparse.Namespace) -> int:
     for name, entry in REGISTRY.items():
         cached = (checkpoint_dir() / entry.filename).exists()
         print(f"  {name:12s} {'[cached] ' if cached else ''}{entry.description}\n  {'':12s} {entry.url}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------- generate
+def _configure_generate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sound", help="an audio file (wav/flac/ogg/mp3)")
+    p.add_argument("--out", required=True, help="output .png picture (of the whole sound)")
+    p.add_argument("--checkpoint", default=None,
+                   help="checkpoint name, .pt file or w2clib folder (default: the official release)")
+    p.add_argument("--steps", type=int, default=300, help="optimisation steps (the authors: 500)")
+    p.add_argument("--size", type=int, default=224, help="picture side in px (a multiple of 16 for vqgan)")
+    p.add_argument("--cutouts", type=int, default=16, help="augmented views per step (the authors: 32)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--generator", choices=["auto", "fourier", "vqgan"], default="auto",
+                   help="auto: vqgan with a CLIP teacher (the paper's), fourier with the packaged one")
+    p.add_argument("--vqgan-weights", default=None, help="a local VQGAN f16-16384 file (default: download once)")
+    p.add_argument("--video", default=None, help="also write an mp4: one frame per 1 s window every 0.1 s")
+    p.add_argument("--force", action="store_true", help="overwrite --out / --video if they exist")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+
+
+@command("generate", _configure_generate)
+def run_generate(args: argparse.Namespace) -> int:
+    """Draw a picture (and optionally a video) of a sound through the encoder's teacher (docs/generation.md)."""
+    from .api import embed_audio, load_model
+    from .audio import load_audio
+    from .generate import generate, generate_video, load_vqgan
+    from .teachers import load_teacher, teacher_from_description
+
+    out = check_output(Path(args.out), force=args.force, parents=False, suffix=".png")
+    video = check_output(Path(args.video), force=args.force, parents=False, suffix=".mp4") if args.video else None
+    if not Path(args.sound).is_file():
+        raise FileNotFoundError(f"sound file not found: {args.sound!r}")
+    if args.steps < 1 or args.cutouts < 1:
+        raise ValueError("--steps and --cutouts must be >= 1")
+    wave = load_audio(args.sound)
+    model = load_model(args.checkpoint, device=args.device)
+    recorded = dict(model.config.teacher or {})
+    teacher = (teacher_from_description(recorded, device=str(next(model.parameters()).device)) if recorded
+               else load_teacher("ViT-B-32", pretrained="openai", device=args.device))
+    kind = args.generator if args.generator != "auto" else ("fourier" if recorded.get("kind") == "packaged" else "vqgan")
+    generator = load_vqgan(args.vqgan_weights, device=teacher.device) if kind == "vqgan" else "fourier"
+    settings = {"size": args.size, "cutouts": args.cutouts, "seed": args.seed, "generator": generator}
+    result = generate(embed_audio(wave, model)[0], teacher, steps=args.steps, **settings)
+    result.image.save(out)
+    print(f"wrote {out} ({args.size} px, {args.steps} steps, {kind} image, perceptor {teacher.name}, "
+          f"{result.seconds:.0f} s)")
+    if video is not None:
+        clip = generate_video(wave, model, teacher, video, steps=args.steps, **settings)
+        print(f"wrote {video}: {len(clip.frames)} frames at {clip.fps:g} fps with the sound; frames in "
+              f"{clip.frames[0].parent}")
     return 0
 
 

@@ -12,7 +12,7 @@ Modules, by the path results take::
     embedded_heldout / real_heldout: held-out sounds of the embedded default (TimGM, Tux Paint) and
         real recordings of packages never trained on, scored by source (python -m ...real_heldout)
 
-What the evaluation notebooks (04-10) call: ``suite`` (load_context: the evaluated encoder, failing
+What the evaluation notebooks (04-09, 11) call: ``suite`` (load_context: the evaluated encoder, failing
 early; evaluation_sets; features cached per model and pool of clips; the supervised baseline cached
 per training rows and seed) and ``steps`` (one call per notebook: classification_table,
 zero_shot_table, retrieval_table, data_fraction_table, confusion_matrices).

@@ -1,4 +1,4 @@
-"""What the evaluation notebooks (04-10) share: the evaluated model, the evaluation sets, cached features.
+"""What the evaluation notebooks (04-09, 11) share: the evaluated model, the evaluation sets, cached features.
 
     ctx = load_context("mini")                       # model, checkpoint hash, teacher; fails early
     sets = evaluation_sets(ctx, ["gm_families"])     # {name: EvalSet}

@@ -7,6 +7,7 @@
     <dir>/fsd50k/FSD50K.dev_audio.z01-z05 + .zip, FSD50K.eval_audio.z01 + .zip, FSD50K.{ground_truth,metadata,doc}.zip
     <dir>/vggsound/vggsound.csv, <dir>/vggsound/videos/<youtube_id>.mp4
     <dir>/checkpoints/Wav2CLIP.pt                   random weights, official key layout
+    <dir>/checkpoints/vqgan_imagenet_f16_16384.ckpt a small random VQGAN in the taming-transformers layout
     <dir>/clip/ViT-B-32.safetensors                 open_clip ViT-B-32, random weights (optional)
     <dir>/checksums.json                            the stand-ins' md5s where the public release publishes one
     <dir>/rehearsal.json                            what each dataset's prepare() must report
@@ -39,7 +40,7 @@ from .layouts import (
     build_urbansound8k,
 )
 from .vggsound import build_vggsound
-from .weights import write_openclip_weights, write_wav2clip_release
+from .weights import write_openclip_weights, write_vqgan_release, write_wav2clip_release
 
 __all__ = ["build_mirror", "CHECKSUMS_NAME", "SUMMARY_NAME", "CLIP_WEIGHTS", "CHECKPOINT_FILE", "PAPER_DATASETS"]
 
@@ -47,6 +48,7 @@ CHECKSUMS_NAME = "checksums.json"
 SUMMARY_NAME = "rehearsal.json"
 CLIP_WEIGHTS = "clip/ViT-B-32.safetensors"
 CHECKPOINT_FILE = "checkpoints/Wav2CLIP.pt"
+VQGAN_FILE = "checkpoints/vqgan_imagenet_f16_16384.ckpt"  # w2clib.generate.weights.VQGAN_FILENAME
 PAPER_DATASETS = ("esc50", "urbansound8k", "clotho", "tau2020", "fsd50k", "vggsound")
 _PUBLISHED = ("urbansound8k", "clotho", "tau2020", "fsd50k")  # datasets whose release publishes md5s
 
@@ -173,6 +175,7 @@ def build_mirror(folder: str | os.PathLike[str], *, clip: bool = True, datasets:
             if name in _PUBLISHED:
                 checksums[name] = {p.name: {"md5": md5_of(p)} for p in sorted(out.iterdir()) if p.is_file()}
     write_wav2clip_release(folder / CHECKPOINT_FILE, seed=seed)
+    write_vqgan_release(folder / VQGAN_FILE, seed=seed)
     if clip:
         write_openclip_weights(folder / CLIP_WEIGHTS, seed=seed)
     atomic_write_json(folder / CHECKSUMS_NAME, checksums)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from .._io import environment
 from ..mirrors import mirror_environment
-from .build import CHECKPOINT_FILE, CHECKSUMS_NAME, CLIP_WEIGHTS, SUMMARY_NAME, build_mirror
+from .build import CHECKPOINT_FILE, CHECKSUMS_NAME, CLIP_WEIGHTS, SUMMARY_NAME, VQGAN_FILE, build_mirror
+from .weights import write_vqgan_release
 from .server import serve_directory
 
 __all__ = ["MirrorSession", "mirror_session"]
@@ -49,6 +50,8 @@ def mirror_session(folder: str | os.PathLike[str], *, build: bool = True, clip: 
     folder = Path(folder)
     if build and not (folder / SUMMARY_NAME).is_file():
         build_mirror(folder, clip=clip)
+    elif build and not (folder / VQGAN_FILE).is_file():  # a mirror built before the VQGAN stand-in existed
+        write_vqgan_release(folder / VQGAN_FILE)
     with serve_directory(folder, cut_after=cut_after) as server:
         with environment(mirror_environment(server.url, folder / CHECKSUMS_NAME)) as env:
             yield MirrorSession(server.url, folder, env)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from .._av import mux_audio
 
 __all__ = ["write_video"]
 
@@ -40,13 +41,5 @@ def write_video(path: Path, seconds: float, *, fps: int = 30, audio: bool = True
         if stream is not None:
             t = np.arange(int(round(seconds * sr))) / sr
             wave = (0.3 * np.sin(2 * np.pi * freq * t) * (t >= silent_until)).astype(np.float32)
-            stereo = np.stack([wave, wave])
-            for start in range(0, stereo.shape[1], 1024):
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(stereo[:, start : start + 1024]),
-                                                   format="fltp", layout="stereo")
-                frame.sample_rate, frame.pts, frame.time_base = sr, start, Fraction(1, sr)
-                for packet in stream.encode(frame):
-                    out.mux(packet)
-            for packet in stream.encode():
-                out.mux(packet)
+            mux_audio(out, stream, np.stack([wave, wave]), sr)
     return path

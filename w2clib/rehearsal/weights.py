@@ -1,4 +1,5 @@
-"""Random weights in the layouts of the real releases: ``Wav2CLIP.pt`` and an open_clip CLIP state dict."""
+"""Random weights in the layouts of the real releases: ``Wav2CLIP.pt``, an open_clip CLIP state dict and a
+VQGAN checkpoint."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 
 from .._io import atomic_path
 
-__all__ = ["write_wav2clip_release", "write_openclip_weights"]
+__all__ = ["write_wav2clip_release", "write_openclip_weights", "write_vqgan_release"]
 
 
 def write_wav2clip_release(path: str | os.PathLike[str], *, seed: int = 0) -> Path:
@@ -56,4 +57,23 @@ def write_openclip_weights(path: str | os.PathLike[str], model_name: str = "ViT-
             save_file(state, str(tmp))
         else:
             torch.save(state, str(tmp))
+    return path
+
+
+def write_vqgan_release(path: str | os.PathLike[str], *, seed: int = 0) -> Path:
+    """Write a small VQGAN f16 checkpoint in the taming-transformers layout (a Lightning file with a
+    ``state_dict``), random weights: 64 codes of 16 values, base width 32 (~2 MB instead of ~1 GB).
+    :func:`w2clib.generate.load_vqgan` reads the shape from the tensors, so the real code path runs."""
+    from ..generate.vqgan import VQGANConfig, VQGANDecoder
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        decoder = VQGANDecoder(VQGANConfig(n_embed=64, embed_dim=16, z_channels=32, ch=32, num_res_blocks=1))
+    state = {k: v.detach().clone() for k, v in decoder.state_dict().items()}
+    state["encoder.conv_in.weight"] = torch.zeros(32, 3, 3, 3)  # parts of the release the decoder ignores
+    state["quant_conv.weight"] = torch.zeros(16, 16, 1, 1)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": state, "global_step": 0}, str(tmp))
     return path

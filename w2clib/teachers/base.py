@@ -126,6 +126,12 @@ class Teacher(ABC):
     def preprocess(self, image: ImageLike) -> Any:
         """The image tower's own preprocessing: one image -> (3, image_size, image_size) float tensor."""
 
+    def embed_image_tensor(self, pixels: Any) -> Any:
+        """Differentiable image embedding: (n, 3, S, S) float RGB in [0, 1] at ``image_size`` ->
+        (n, dim) L2-normalised torch tensor with gradients to ``pixels`` (the generator's perceptor)."""
+        raise NotImplementedError(f"{type(self).__name__} has no differentiable image tower; use the packaged "
+                                  "or an open_clip teacher as the perceptor")
+
     def class_prototypes(self, classes: Sequence[int | str]) -> np.ndarray:
         """(n, dim) float32, L2-normalised: the teacher's embedding of each ImageNet class.
 

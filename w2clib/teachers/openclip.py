@@ -141,7 +141,7 @@ class OpenCLIPTeacher(Teacher):
             self.weights_sha256 = sha256_file(checkpoint)
         self.quick_gelu = use_quick_gelu
         self.precision = precision
-        self._model = model.eval()
+        self._model = model.eval().requires_grad_(False)  # frozen: gradients reach only the inputs
         self._preprocess = preprocess
         self._tokenizer = open_clip.get_tokenizer(model_name)
         self.dim = self._probe_dim()
@@ -173,6 +173,17 @@ class OpenCLIPTeacher(Teacher):
     def preprocess(self, image: ImageLike) -> Any:
         """open_clip's evaluation transform (resize, centre crop, CLIP mean/std) of one RGB image."""
         return self._preprocess(to_rgb(image))
+
+    def embed_image_tensor(self, pixels: Any) -> Any:
+        """Differentiable :meth:`embed_images` of a torch batch: (n, 3, S, S) float RGB in [0, 1] at
+        the model's input size S -> (n, dim) L2-normalised tensor (CLIP mean/std applied here)."""
+        import torch
+        import torch.nn.functional as F
+
+        norm = next(t for t in self._preprocess.transforms if type(t).__name__ == "Normalize")
+        mean = torch.tensor(norm.mean, device=pixels.device, dtype=pixels.dtype)[None, :, None, None]
+        std = torch.tensor(norm.std, device=pixels.device, dtype=pixels.dtype)[None, :, None, None]
+        return F.normalize(self._model.encode_image((pixels - mean) / std).float(), dim=1)
 
     def embed_images(self, images: Sequence[ImageLike], *, batch_size: int = 32) -> np.ndarray:
         """(n, dim) float32, L2-normalised CLIP image embeddings."""

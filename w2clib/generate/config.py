@@ -1,0 +1,61 @@
+"""The ``generation:`` section of a profile, as a dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import Profile, section_config
+
+__all__ = ["GenerationConfig", "generation_config"]
+
+
+@dataclass
+class GenerationConfig:
+    """What notebook 10 draws and how; every field is a key of ``generation:`` in profiles/*.yaml."""
+
+    dataset: str = "embedded"  # "embedded" (held-out GM renders + Tux Paint) or "urbansound8k" (prepared)
+    classes: list[str] = field(default_factory=lambda: ["violin", "grand piano"])  # Figure 4's columns: labels
+    #                  of held-out sounds (embedded: ImageNet class names; urbansound8k: its class names)
+    accept: dict[str, list[str]] = field(default_factory=dict)  # label -> ImageNet classes the judge may name
+    #                  (default: the label itself, which must then be an ImageNet class name)
+    mixtures: list[list[str]] = field(default_factory=list)  # pairs of labels (from classes) summed at equal
+    #                  loudness (Figure 5)
+    unrelated: int = 1  # pictures drawn for random directions: the judge's empirical chance level
+    text_prompt: str = "a photo of a {}."  # Figure 4's top row: the class name through the text tower
+    generator: str = "fourier"  # "fourier" (offline image parameterisation) or "vqgan" (the paper's decoder)
+    vqgan_weights: str | None = None  # a local VQGAN file; null = the release, downloaded once
+    size: int = 64  # picture side, px (multiple of 16 for vqgan)
+    steps: int = 4  # Adam steps per picture (the authors: 500)
+    cutouts: int = 2  # augmented views per step (the authors: 32)
+    cut_size: int | None = 64  # side of the views the perceptor sees; null = its input size (224)
+    lr: float | None = None  # Adam learning rate; null = 0.05 (fourier) / 0.1 (vqgan)
+    seed: int = 0  # seeds every picture (and the unrelated directions)
+    save_every: int = 50  # steps between saved latents (a killed run resumes there)
+    random_seed: int = 0  # seed of the random-weight encoder (the "random weights" condition)
+    judges: list[str] = field(default_factory=lambda: ["efficientnet_lite2"])  # + open_clip models (zero-shot)
+    judge_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # judge name -> load_teacher kwargs
+    num_threads: int = 2  # torch CPU threads while drawing (0 = torch default)
+    out_dir: str = "generation"  # under run_dir: pictures, latents, the plan
+
+    def __post_init__(self) -> None:
+        if self.dataset not in ("embedded", "urbansound8k"):
+            raise ValueError(f"generation.dataset must be 'embedded' or 'urbansound8k', got {self.dataset!r}")
+        if self.generator not in ("fourier", "vqgan"):
+            raise ValueError(f"generation.generator must be 'fourier' or 'vqgan', got {self.generator!r}")
+        if not self.classes:
+            raise ValueError("generation.classes must list at least one label")
+        for pair in self.mixtures:
+            if len(pair) != 2 or not set(pair) <= set(self.classes):
+                raise ValueError(f"generation.mixtures: each entry is two labels from generation.classes, got {pair!r}")
+        if self.steps < 0 or self.cutouts < 1 or self.size < 16 or self.unrelated < 0:
+            raise ValueError("generation: steps >= 0, cutouts >= 1, size >= 16 and unrelated >= 0 are required")
+        if self.generator == "vqgan" and self.size % 16:
+            raise ValueError(f"generation.size must be a multiple of 16 for vqgan, got {self.size}")
+        if "{}" not in self.text_prompt:
+            raise ValueError(f"generation.text_prompt must contain '{{}}', got {self.text_prompt!r}")
+
+
+def generation_config(profile: Profile) -> GenerationConfig:
+    """``GenerationConfig`` of ``profile`` (unknown keys fail loudly)."""
+    return section_config(GenerationConfig, profile.section("generation"), where=f"profile {profile.path} generation")

@@ -1,0 +1,199 @@
+"""Notebook 10's experiment: which pictures to draw, drawing them (cached), and the judge's table.
+
+Conditions (one picture each, same seed, same settings):
+
+* ``audio`` -- a held-out sound's embedding from the evaluated encoder (Figure 4's bottom row);
+* ``random_weights`` -- the same sound through the same architecture with random weights;
+* ``text`` -- the class name through the teacher's text tower (Figure 4's top row);
+* ``unrelated`` -- random directions of the space, judged against every class (the empirical chance);
+* ``mixture`` -- two held-out sounds summed at equal loudness (Figure 5), judged against both.
+
+Pictures are cached by content (target vector and settings) under ``<run_dir>/<out_dir>/``, so a
+rerun only judges; a killed run resumes from the saved latents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._io import atomic_path, atomic_write_json
+from .config import GenerationConfig
+
+__all__ = ["CONDITIONS", "draw_all", "judge_table", "judge_summary", "plan_targets"]
+
+CONDITIONS = ("audio", "random_weights", "text", "unrelated", "mixture")
+
+
+def _clips(ctx: Any, cfg: GenerationConfig) -> pd.DataFrame:
+    """One held-out clip per label of ``cfg.classes``: ``label, clip_id, audio_path``."""
+    if cfg.dataset == "embedded":
+        from ..evaluate.suite import evaluation_sets
+
+        sets = evaluation_sets(ctx, ["gm_imagenet", "tuxpaint"])
+        gm = sets["gm_imagenet"].test_side().manifest
+        tux = sets["tuxpaint"].test_side().manifest
+        tux = tux[tux["imagenet_class"].astype(str) != ""].assign(label=lambda d: d["imagenet_class"])
+        pool = pd.concat([gm[["label", "clip_id", "audio_path"]], tux[["label", "clip_id", "audio_path"]]])
+        where = "the held-out GM renders (TimGM6mb) and held-out Tux Paint sounds with an ImageNet class"
+    else:
+        from ..data import load_manifest
+        from ..evaluate.suite import usable_rows
+
+        # never in pre-training (VGGSound): every clip is held out; damaged downloads are left out
+        pool = usable_rows(cfg.dataset, load_manifest(cfg.dataset))
+        where = cfg.dataset
+    pool = pool.sort_values("clip_id", kind="stable")
+    rows = []
+    for label in cfg.classes:
+        found = pool[pool["label"].astype(str) == label]
+        if found.empty:
+            raise ValueError(f"generation.classes: no clip labelled {label!r} in {where}; available: "
+                             f"{sorted(pool['label'].astype(str).unique())}")
+        rows.append(found.iloc[0][["label", "clip_id", "audio_path"]])
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def _accepted(cfg: GenerationConfig, label: str) -> list[int]:
+    from ..teachers import imagenet_index
+
+    names = cfg.accept.get(label, [label] if cfg.dataset == "embedded" else [])
+    return sorted({imagenet_index(n) for n in names})
+
+
+def _equal_loudness_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a + b`` after scaling both to the same RMS; the sum is peak-limited to 0.99."""
+    n = max(len(a), len(b))
+    a, b = (np.pad(x, (0, n - len(x))) / max(float(np.sqrt(np.mean(x**2))), 1e-8) for x in (a, b))
+    mix = a + b
+    return (mix * 0.99 / max(float(np.abs(mix).max()), 0.99)).astype(np.float32)
+
+
+def plan_targets(ctx: Any, cfg: GenerationConfig) -> tuple[pd.DataFrame, np.ndarray]:
+    """The pictures to draw: a table (``job, condition, label, labels, clip_id``) and their targets (n, dim).
+
+    ``labels`` is ``|``-joined: the classes a picture is judged against (two for a mixture, every
+    class for an unrelated picture).
+    """
+    from ..api import embed_audio
+    from ..audio import load_audio
+    from ..model import ModelConfig, build_model
+
+    teacher = ctx.teacher()
+    clips = _clips(ctx, cfg)
+    waves = {row.label: load_audio(row.audio_path) for row in clips.itertuples()}
+    random_model = build_model(ModelConfig.from_dict(ctx.model.config.to_dict()), seed=cfg.random_seed).eval()
+    rows, targets = [], []
+
+    def add(condition: str, label: str, labels: list[str], clip_id: str, target: np.ndarray) -> None:
+        rows.append({"job": f"{condition}__{label}".replace(" ", "_").replace("/", "_"), "condition": condition,
+                     "label": label, "labels": "|".join(labels), "clip_id": clip_id})
+        targets.append(np.asarray(target, dtype=np.float32).reshape(-1))
+
+    for row in clips.itertuples():
+        wave = waves[row.label]
+        add("audio", row.label, [row.label], row.clip_id, embed_audio(wave, ctx.model)[0])
+        add("random_weights", row.label, [row.label], row.clip_id, embed_audio(wave, random_model)[0])
+        add("text", row.label, [row.label], "", teacher.embed_texts([cfg.text_prompt.format(row.label)])[0])
+    rng = np.random.default_rng(cfg.seed)
+    for i in range(cfg.unrelated):
+        add("unrelated", f"random{i}", list(cfg.classes), "", rng.standard_normal(teacher.dim))
+    ids = dict(zip(clips["label"], clips["clip_id"]))
+    for a, b in cfg.mixtures:
+        mix = _equal_loudness_sum(waves[a], waves[b])
+        add("mixture", f"{a}+{b}", [a, b], f"{ids[a]}+{ids[b]}", embed_audio(mix, ctx.model)[0])
+    return pd.DataFrame(rows), np.stack(targets)
+
+
+def _settings(cfg: GenerationConfig) -> dict[str, Any]:
+    keep = ("generator", "vqgan_weights", "size", "steps", "cutouts", "cut_size", "lr", "seed")
+    return {k: v for k, v in asdict(cfg).items() if k in keep}
+
+
+def _job_key(target: np.ndarray, settings: dict[str, Any], perceptor: str) -> str:
+    blob = json.dumps({"settings": settings, "perceptor": perceptor}, sort_keys=True).encode()
+    return hashlib.sha256(blob + np.asarray(target, np.float32).tobytes()).hexdigest()[:16]
+
+
+def draw_all(plan: pd.DataFrame, targets: np.ndarray, perceptor: Any, cfg: GenerationConfig, out_dir: Path,
+             *, progress: bool = True) -> pd.DataFrame:
+    """Draw (or reuse) every planned picture into ``out_dir/images/<job>.png``; returns the plan with
+    ``image_path``, ``seconds`` (optimisation time when drawn; cached pictures keep their first time)
+    and ``final_loss``."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..evaluate.probes import torch_threads
+    from .optimize import generate
+    from .weights import load_vqgan
+
+    settings = _settings(cfg)
+    generator: Any = "fourier"
+    if cfg.generator == "vqgan":
+        generator = load_vqgan(cfg.vqgan_weights, device=getattr(perceptor, "device", "cpu"))
+    images, latents = out_dir / "images", out_dir / "latents"
+    records = []
+    for row, target in tqdm(list(zip(plan.itertuples(), targets)), desc="pictures", unit="picture",
+                            disable=not progress):
+        key = _job_key(target, settings, getattr(perceptor, "name", type(perceptor).__name__))
+        png, meta = images / f"{row.job}.png", images / f"{row.job}.json"
+        record = json.loads(meta.read_text()) if meta.is_file() and png.is_file() else {}
+        if record.get("key") != key:
+            with torch_threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
+                result = generate(target, perceptor, steps=cfg.steps, size=cfg.size, cutouts=cfg.cutouts,
+                                  seed=cfg.seed, generator=generator, lr=cfg.lr, cut_size=cfg.cut_size,
+                                  checkpoint=latents / f"{row.job}.pt", save_every=cfg.save_every,
+                                  progress=progress, desc=row.job)
+            with atomic_path(png) as tmp:
+                result.image.save(tmp, format="PNG")
+            record = {"key": key, "seconds": round(result.seconds, 2), "steps": cfg.steps,
+                      "final_loss": result.losses[-1] if result.losses else None,
+                      "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            atomic_write_json(meta, record)
+            (latents / f"{row.job}.pt").unlink(missing_ok=True)  # the picture is saved: its latent is no longer needed
+        records.append({"image_path": str(png), "seconds": record["seconds"], "final_loss": record["final_loss"]})
+    return pd.concat([plan.reset_index(drop=True), pd.DataFrame(records)], axis=1)
+
+
+def judge_table(drawn: pd.DataFrame, judge: Any, cfg: GenerationConfig) -> pd.DataFrame:
+    """One row per (picture, class it is judged against): ``top1``, ``top5``, ``rank`` of the best
+    accepted class, ``p_class`` (its probability mass), the judge's first choice and ``chance5``
+    (``5 * |accepted| / 1000``).  Classes with no accepted ImageNet class are left out."""
+    from PIL import Image
+    from timm.data import ImageNetInfo
+
+    from .judge import agreement
+
+    info = ImageNetInfo()
+    probs = judge.probabilities([Image.open(p).convert("RGB") for p in drawn["image_path"]])
+    rows = []
+    for i, row in enumerate(drawn.itertuples()):
+        for label in row.labels.split("|"):
+            accepted = _accepted(cfg, label)
+            if not accepted:
+                continue
+            score = agreement(probs[i:i + 1], [accepted])
+            rows.append({"job": row.job, "condition": row.condition, "picture": row.label, "class": label,
+                         "judge": judge.name, "top1": bool(score["top1"][0]), "top5": bool(score["top5"][0]),
+                         "rank": int(score["rank"][0]), "p_class": float(score["p_accepted"][0]),
+                         "judge_top1": info.index_to_description(int(probs[i].argmax())).split(",")[0],
+                         "chance5": 5 * len(accepted) / 1000})
+    return pd.DataFrame(rows)
+
+
+def judge_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per judge and condition: pictures, judged (picture, class) pairs, mean top-1/top-5 agreement,
+    median rank and the analytic top-5 chance."""
+    grouped = table.groupby(["judge", "condition"], sort=False)
+    out = grouped.agg(pictures=("job", "nunique"), pairs=("job", "size"), top1=("top1", "mean"),
+                      top5=("top5", "mean"), median_rank=("rank", "median"), chance5=("chance5", "mean"))
+    out = out.reset_index()
+    out["order"] = out["condition"].map({c: i for i, c in enumerate(CONDITIONS)})
+    return out.sort_values(["judge", "order"], kind="stable").drop(columns="order").reset_index(drop=True)
