@@ -195,7 +195,7 @@ def load_context(profile: str | Profile, *, device: str | None = None) -> EvalCo
 
     Raises:
         FileNotFoundError: no checkpoint, or a paper dataset that is not prepared (all are listed).
-        RuntimeError: the official checkpoint cannot be downloaded here (offline).
+        DownloadError: the official checkpoint cannot be downloaded here (offline; w2clib.downloads).
     """
     from ..api import load_model
 
