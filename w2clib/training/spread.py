@@ -61,7 +61,7 @@ def seed_spread(profile: str | os.PathLike[str] | Profile, seeds: Sequence[int])
         raise ValueError(f"profile {prof.path} has no heldout: section: nothing to measure the spread on")
     base = load_pretrain_config(prof)
     opts = section_config(EvalOptions, options, where=f"{prof.path}:heldout")
-    final = heldout_evaluator(prof, opts, clip_seconds=base.clip_seconds, final=True)
+    final = None  # built on first need: a rerun over cached seeds only reads their tables
     tables = []
     for seed in seeds:
         out = _seed_dir(prof, seed, base.seed)
@@ -71,6 +71,8 @@ def seed_spread(profile: str | os.PathLike[str] | Profile, seeds: Sequence[int])
             # the per-epoch hook: only the final encoder counts here
             run_pretrain(prof, out, evaluate=seed == base.seed, config=None if seed == base.seed
                          else dataclasses.replace(base, seed=seed, nproc_per_node=None))
+            if final is None:
+                final = heldout_evaluator(prof, opts, clip_seconds=base.clip_seconds, final=True)
             model = w2clib.load_model(out, device="cpu")
             step = int(pd.read_csv(out / "metrics.csv")["step"].max())
             table = final.table({"trained": model, "random weights": random_like(model, seed)}, seed=seed, step=step)
@@ -105,11 +107,9 @@ def read_spread(path: str | os.PathLike[str]) -> pd.DataFrame:
 def spread_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Per (model, ``task_metric`` key): ``mean, std`` (population std over seeds), ``min, max, n``."""
     keyed = frame.assign(key=frame["task"] + "_" + frame["metric"])
-    stats = keyed.groupby(["model", "key"], sort=False)["value"].agg(["mean", "std", "min", "max", "count"])
-    stats["std"] = keyed.groupby(["model", "key"], sort=False)["value"].std(ddof=0)
-    stats = stats.rename(columns={"count": "n"}).reset_index()
-    stats["chance"] = keyed.groupby(["model", "key"], sort=False)["chance"].first().to_numpy()
-    return stats
+    return keyed.groupby(["model", "key"], sort=False).agg(
+        mean=("value", "mean"), std=("value", lambda v: v.std(ddof=0)), min=("value", "min"),
+        max=("value", "max"), n=("value", "count"), chance=("chance", "first")).reset_index()
 
 
 def spread_threshold(stats: pd.DataFrame, key: str, below_mean_std: float, model: str = "trained") -> float:
