@@ -34,11 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from w2clib.results import markdown_table  # noqa: E402
+from w2clib.evaluate.results import markdown_table  # noqa: E402
 
 
 def md_table(rows: list[list[str]], header: list[str]) -> str:
-    """Formatted cells as a markdown table (``DataFrame.to_markdown``, via :func:`w2clib.results.markdown_table`)."""
+    """Formatted cells as a markdown table (``DataFrame.to_markdown``, via :func:`w2clib.evaluate.results.markdown_table`)."""
     import pandas as pd
 
     return markdown_table(pd.DataFrame(rows, columns=header))
@@ -134,7 +134,7 @@ def results(base: Path) -> str:
     path = base / "results/summary.csv"
     if not path.exists():
         return "_not produced yet: run `./reproduce.sh`_"
-    from w2clib.results import render_report
+    from w2clib.evaluate.results import render_report
 
     return render_report(path, profile="mini", header="Results of the embedded default (profile `mini`).")
 

@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from w2clib import baselines
-from w2clib.baselines import BaselineUnavailable, get_baseline, logmel_stats, mfcc_stats
+from w2clib.evaluate import baselines
+from w2clib.evaluate.baselines import BaselineUnavailable, get_baseline, logmel_stats, mfcc_stats
 from w2clib.evaluate.embeddings import extract_embeddings, model_fingerprint
 from w2clib.evaluate.probes import ProbeConfig, run_probe
 from w2clib.evaluate.protocols import Split

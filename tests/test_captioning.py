@@ -252,7 +252,7 @@ def test_retrieval_returns_the_nearest_caption_and_constant_the_most_typical_one
 def test_caption_command_captions_files_with_a_saved_captioner(tmp_path, capsys):
     import soundfile as sf
 
-    from w2clib.baselines import get_baseline
+    from w2clib.evaluate.baselines import get_baseline
     from w2clib.cli import main
 
     rng = np.random.default_rng(0)

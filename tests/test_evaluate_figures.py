@@ -12,14 +12,14 @@ import pytest
 from matplotlib.collections import QuadMesh
 from matplotlib.container import BarContainer
 
-from w2clib import plots
+from w2clib.evaluate import plots
 from w2clib.evaluate.confusion import (
     confusion_difference,
     confusion_matrix,
     read_confusions,
     write_confusions,
 )
-from w2clib.results import read_summary, result_row, write_summary
+from w2clib.evaluate.results import read_summary, result_row, write_summary
 
 
 def test_confusion_matrix_rows_are_per_class_recall():

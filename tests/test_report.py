@@ -28,9 +28,9 @@ from w2clib.evaluate.steps import (
     zero_shot_table,
 )
 from w2clib.evaluate.suite import EvalContext, EvalSet, features, load_context, supervised_result
-from w2clib.evaluate.tasks import text_audio, zero_shot
+from w2clib.evaluate.scoring import text_audio, zero_shot
 from w2clib.model import ModelConfig, build_model
-from w2clib.results import (
+from w2clib.evaluate.results import (
     COLUMNS,
     PAPER_VALUES,
     read_summary,
@@ -338,7 +338,7 @@ def test_render_markdown_still_renders_the_whole_summary(tmp_path):
 
 def test_a_baseline_that_cannot_run_gets_a_skipped_row_with_the_reason_and_the_report_lists_it(tmp_path, tone_set,
                                                                                            monkeypatch):
-    from w2clib import baselines
+    from w2clib.evaluate import baselines
 
     real = baselines.get_baseline
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from w2clib.results import (
+from w2clib.evaluate.results import (
     COLUMNS,
     PAPER_VALUES,
     decide_status,
@@ -39,7 +39,7 @@ def test_row_has_exactly_the_summary_columns_in_percent():
     assert r["ours_mean"] == pytest.approx(86.0) and r["ours_std"] == pytest.approx(1.0)
     assert r["chance"] == pytest.approx(2.0) and r["n_seeds"] == 2
     assert r["paper"] == 85.95 and r["paper_ref"] == "Table: classification"
-    assert r["tolerance"] == 3.0  # declared in w2clib.results.TOLERANCES, not after the run
+    assert r["tolerance"] == 3.0  # declared in w2clib.evaluate.results.TOLERANCES, not after the run
     assert r["status"] == "match"
 
 
@@ -119,7 +119,7 @@ def test_writing_leaves_only_the_csv_in_the_results_folder(tmp_path):
 
 
 def test_a_rerun_replaces_its_skipped_row_instead_of_adding_a_second(tmp_path):
-    from w2clib.results import skipped_row
+    from w2clib.evaluate.results import skipped_row
 
     path = tmp_path / "summary.csv"
     row = skipped_row(task="classification", model="openl3", reason="weights missing", profile="p", commit="c")

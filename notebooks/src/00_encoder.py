@@ -22,7 +22,7 @@ import w2clib
 from w2clib.analysis import EncoderDemoConfig, batch_dependence, demo_sounds
 from w2clib.config import load_profile, section_config
 from w2clib.model import ModelConfig, build_model
-from w2clib.plots import figure_style, save_figure
+from w2clib.evaluate.plots import figure_style, save_figure
 
 P = load_profile(profile)
 cfg = section_config(EncoderDemoConfig, P.section("encoder"), where=f"{P.path}:encoder")

@@ -48,7 +48,7 @@ from w2clib.data.embedded.profile import (
     size_table,
 )
 from w2clib.data.embedded.tables import GM_FAMILIES
-from w2clib.plots import figure_style, plot_data_examples, plot_gm_families, save_figure
+from w2clib.evaluate.plots import figure_style, plot_data_examples, plot_gm_families, save_figure
 
 P = load_profile(profile)
 cfg = section_config(DataConfig, P.section("data"), where=f"{P.path}:data")

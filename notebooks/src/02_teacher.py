@@ -34,7 +34,7 @@ import pandas as pd
 from w2clib.config import load_profile, section_config
 from w2clib.data.embedded.profile import DataConfig, prepare_datasets
 from w2clib.teachers.targets import features_for
-from w2clib.plots import PALETTE, figure_style, save_figure
+from w2clib.evaluate.plots import PALETTE, figure_style, save_figure
 from w2clib.teachers import TeacherConfig
 from w2clib.teachers.base import to_rgb
 from w2clib.teachers.benchmark import (

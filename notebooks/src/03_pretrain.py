@@ -38,7 +38,7 @@ import pandas as pd
 import w2clib
 from w2clib.config import load_profile, section_config
 from w2clib.evaluate.embedded_heldout import EvalOptions, heldout_evaluator, random_like
-from w2clib.plots import figure_style, plot_heldout_epochs, plot_heldout_final, plot_pretrain_curves, save_figure
+from w2clib.evaluate.plots import figure_style, plot_heldout_epochs, plot_heldout_final, plot_pretrain_curves, save_figure
 from w2clib.teachers import teacher_from_description
 from w2clib.training import load_pretrain_config
 from w2clib.training.run import checkpoint_dir, run_pretrain

@@ -42,8 +42,8 @@ import pandas as pd
 from w2clib.config import load_profile
 from w2clib.evaluate.steps import classification_table
 from w2clib.evaluate.suite import evaluation_sets, load_context
-from w2clib.plots import figure_style, plot_results_bars, save_figure
-from w2clib.results import read_summary, write_summary
+from w2clib.evaluate.plots import figure_style, plot_results_bars, save_figure
+from w2clib.evaluate.results import read_summary, write_summary
 
 P = load_profile(profile)
 ctx = load_context(P)  # fails here, with what to do, when the checkpoint or (paper) the data is missing

@@ -29,8 +29,8 @@ import pandas as pd
 from w2clib.config import load_profile
 from w2clib.evaluate.steps import data_fraction_table
 from w2clib.evaluate.suite import evaluation_sets, load_context
-from w2clib.plots import figure_style, plot_data_fraction, save_figure
-from w2clib.results import write_summary
+from w2clib.evaluate.plots import figure_style, plot_data_fraction, save_figure
+from w2clib.evaluate.results import write_summary
 
 P = load_profile(profile)
 ctx = load_context(P)

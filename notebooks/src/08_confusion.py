@@ -24,7 +24,7 @@ from w2clib.config import load_profile
 from w2clib.evaluate.confusion import read_confusions, write_confusions
 from w2clib.evaluate.steps import confusion_matrices, usable_models
 from w2clib.evaluate.suite import evaluation_sets, load_context
-from w2clib.plots import figure_style, plot_confusions, save_figure
+from w2clib.evaluate.plots import figure_style, plot_confusions, save_figure
 
 P = load_profile(profile)
 ctx = load_context(P)

@@ -35,8 +35,8 @@ from IPython.display import display
 from w2clib.config import load_profile
 from w2clib.evaluate.captioning import captioning_config, captioning_table
 from w2clib.evaluate.suite import load_context
-from w2clib.plots import figure_style, plot_results_bars, save_figure
-from w2clib.results import read_summary, write_summary
+from w2clib.evaluate.plots import figure_style, plot_results_bars, save_figure
+from w2clib.evaluate.results import read_summary, write_summary
 
 P = load_profile(profile)
 ctx = load_context(P)

@@ -34,7 +34,7 @@ from w2clib.evaluate.suite import load_context
 from w2clib.generate import generation_config, load_judge
 from w2clib.generate.experiment import draw_all, judge_summary, judge_table, plan_targets
 from w2clib.generate.figures import plot_figure4, plot_figure5
-from w2clib.plots import figure_style, save_figure
+from w2clib.evaluate.plots import figure_style, save_figure
 
 P = load_profile(profile)
 ctx = load_context(P)

@@ -9,7 +9,7 @@
 #
 # `paper` is the paper's value where it is known ([docs/paper_numbers.md](../docs/paper_numbers.md);
 # unknown cells stay empty), and the
-# `tolerance` was declared before any run (`w2clib.results.TOLERANCES`: 3 points for
+# `tolerance` was declared before any run (`w2clib.evaluate.results.TOLERANCES`: 3 points for
 # classification and tagging, 5 for zero-shot and retrieval). `status` says how a row compares:
 # `match` (within our own spread, at least 0.5 points), `within_tolerance`, `mismatch`, or
 # `not_comparable` -- every row of an embedded profile (other data, other teacher), every
@@ -30,8 +30,8 @@ from IPython.display import Markdown, display
 
 from w2clib._io import atomic_write_text
 from w2clib.config import load_profile
-from w2clib.plots import figure_style, plot_summary_panels, save_figure
-from w2clib.results import (
+from w2clib.evaluate.plots import figure_style, plot_summary_panels, save_figure
+from w2clib.evaluate.results import (
     COLUMNS,
     STATUSES,
     TASKS,

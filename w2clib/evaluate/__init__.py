@@ -14,8 +14,11 @@ Modules, by the path results take::
 
 What the evaluation notebooks (04-09, 11) call: ``suite`` (load_context: the evaluated encoder, failing
 early; evaluation_sets; features cached per model and pool of clips; the supervised baseline cached
-per training rows and seed) and ``steps`` (one call per notebook: classification_table,
-zero_shot_table, retrieval_table, data_fraction_table, confusion_matrices).
+per training rows and seed), ``steps`` (one call per notebook: classification_table,
+zero_shot_table, retrieval_table, data_fraction_table, confusion_matrices) looping over sets and
+models, and ``scoring`` (one model's embeddings of one set: results and summary rows).
+``results`` holds summary.csv and the paper's values; ``plots`` every figure; ``baselines`` the
+models Wav2CLIP is compared with.
 """
 
 from .embeddings import Embedder, Embeddings, extract_embeddings, model_embedder

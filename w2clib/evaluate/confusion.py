@@ -2,7 +2,7 @@
 
 Rows are true classes, columns predicted classes, both in the dataset's class order; each row is
 normalised to sum to 1 (so the diagonal is per-class recall).  The matrices are saved as JSON
-(``write_confusions``) and the figure is rendered from that file (:func:`w2clib.plots.plot_confusions`).
+(``write_confusions``) and the figure is rendered from that file (:func:`w2clib.evaluate.plots.plot_confusions`).
 """
 
 from __future__ import annotations

@@ -32,9 +32,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._math import l2_normalize
 from ..model import Wav2CLIP, build_model
-from .retrieval import chance_levels, retrieval_metrics
+from ..metrics import chance_levels, l2_normalize, retrieval_metrics
 from .zeroshot import TEMPLATE_SETS, text_classifier
 
 __all__ = ["METRICS", "EvalOptions", "HeldOutEvaluator", "TASKS", "heldout_evaluator", "random_like", "windows_of"]

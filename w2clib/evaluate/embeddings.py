@@ -2,7 +2,7 @@
 
 An :class:`Embedder` is anything that maps audio files to (n, D) float32 features -- the Wav2CLIP
 encoder through :func:`w2clib.embed_files` (:func:`model_embedder`) or a baseline
-(:mod:`w2clib.baselines`).  :func:`extract_embeddings` embeds a manifest in chunks and caches the
+(:mod:`w2clib.evaluate.baselines`).  :func:`extract_embeddings` embeds a manifest in chunks and caches the
 result under ``<cache_dir>/<embedder name>/<key>/``, where the key hashes
 
 * the weights: ``model.checkpoint_sha256`` when loaded from a file, else a SHA-256 of the state dict;
@@ -205,7 +205,7 @@ def extract_embeddings(
 
     Args:
         manifest: one row per clip; the order of the result follows it.
-        embedder: :func:`model_embedder` or a baseline from :func:`w2clib.baselines.get_baseline`.
+        embedder: :func:`model_embedder` or a baseline from :func:`w2clib.evaluate.baselines.get_baseline`.
         cache_dir: root of the cache (e.g. ``<run_dir>/cache/embeddings``); ``None`` disables caching.
         chunk_size: clips per resumable chunk.
         progress: show a ``tqdm`` progress bar (clips).

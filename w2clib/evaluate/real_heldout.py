@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..model import Wav2CLIP
 from .embedded_heldout import random_like, windows_of
-from .retrieval import chance_levels, retrieval_metrics
+from ..metrics import chance_levels, retrieval_metrics
 from .zeroshot import text_classifier
 
 __all__ = [
@@ -135,7 +135,7 @@ class RealHeldOutEvaluator:
 
     def logmel_features(self) -> np.ndarray:
         """(n_items, 128) log-mel statistics of every item (mean over windows)."""
-        from ..baselines import logmel_stats
+        from .baselines import logmel_stats
 
         feats = np.concatenate([logmel_stats(self.windows[i : i + 256]) for i in range(0, len(self.windows), 256)])
         return self._pool(feats)

@@ -1,4 +1,8 @@
-"""One call per evaluation notebook: run a task over sets and models, return the table and summary rows.
+"""One call per evaluation notebook: a task over every set and model, returning the table and summary rows.
+
+This is the loop layer: it picks the sets and models a profile asks for, fetches their cached
+embeddings (:mod:`w2clib.evaluate.suite`), skips what cannot run (and says why), and collects tables.
+Scoring one model's embeddings of one set is :mod:`w2clib.evaluate.scoring`'s job.
 
 Each function takes an :class:`w2clib.evaluate.suite.EvalContext` and the sets of
 :func:`w2clib.evaluate.suite.evaluation_sets`, and returns a :class:`TaskOutput`: the detailed table
@@ -17,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..baselines import BaselineUnavailable
-from ..results import skipped_row
+from .baselines import BaselineUnavailable
+from .results import skipped_row
 from .confusion import confusion_from_predictions
 from .data_fraction import data_fraction_curve, probe_fit_score
 from .probes import ProbeResult, run_probe, torch_threads
@@ -32,10 +36,11 @@ from .suite import (
     supervised_fit_score_cached,
     supervised_result,
 )
-from .tasks import (
+from .scoring import (
     PROBE_NAMES,
     audio_to_image,
     chance_accuracy,
+    class_photo_retrieval,
     classification,
     protocol_label,
     retrieval_rows,
@@ -49,7 +54,6 @@ __all__ = [
     "classification_table",
     "zero_shot_table",
     "retrieval_table",
-    "class_photo_retrieval",
     "data_fraction_table",
     "confusion_matrices",
 ]
@@ -62,7 +66,7 @@ class TaskOutput:
     """What a notebook step produced."""
 
     table: pd.DataFrame  # the detailed numbers, saved as CSV by the notebook
-    rows: list[dict[str, Any]]  # summary.csv rows (w2clib.results.result_row)
+    rows: list[dict[str, Any]]  # summary.csv rows (w2clib.evaluate.results.result_row)
     skipped: dict[str, str] = field(default_factory=dict)  # what did not run -> why
     predictions: pd.DataFrame | None = None  # single-label test predictions (confusion matrices)
 
@@ -88,7 +92,7 @@ def usable_models(ctx: EvalContext, models: Sequence[str]) -> tuple[list[str], d
     """Split ``models`` into those that can run here and ``{model: reason}`` for the others.
 
     Pretrained baselines (OpenL3, YAMNet, ...) need their package and downloaded weights; offline
-    they are skipped with the message of :class:`w2clib.baselines.BaselineUnavailable`.
+    they are skipped with the message of :class:`w2clib.evaluate.baselines.BaselineUnavailable`.
     """
     ok, skipped = [], {}
     for model in dict.fromkeys(models):
@@ -270,27 +274,6 @@ def _retrieval_table(ctx: EvalContext, sets: Mapping[str, EvalSet], models: Sequ
     rows += skipped_rows(ctx, "retrieval", {(k if k in models else f"* on {k}"): why for k, why in skipped.items()},
                          sets=cfg.retrieval_datasets)
     return TaskOutput(pd.DataFrame(records), rows, skipped)
-
-
-def class_photo_retrieval(
-    x: np.ndarray, manifest: pd.DataFrame, photos: pd.DataFrame, teacher: Any, ks: Sequence[int] = (1, 5, 10)
-) -> dict[str, dict[str, float]]:
-    """Audio -> photo retrieval by class: each clip ranks ``photos`` (``image_path, label``); the photos
-    of its own class are relevant.  Clips of classes without a photo are left out.
-
-    Args:
-        x: (n_clips, D) audio embeddings in the teacher's space, row-aligned with ``manifest``.
-    """
-    from ..data.embedded.tuxpaint import load_stamp_image
-
-    keep = manifest["label"].isin(set(photos["label"])).to_numpy()
-    if not keep.any():
-        raise ValueError("no clip belongs to a class that has a photo")
-    images = [load_stamp_image(p) for p in photos["image_path"]]
-    out = paired_retrieval(x[keep], teacher.embed_images(images), manifest["label"][keep].tolist(),
-                           photos["label"].tolist(), ks)
-    out["size"] = {"queries": int(keep.sum()), "items": len(images)}
-    return out
 
 
 def data_fraction_table(

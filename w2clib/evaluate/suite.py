@@ -38,7 +38,7 @@ from .._io import atomic_write_json
 from ..config import Profile, load_profile
 from ..data import capabilities as dataset_capabilities
 from ..data.base import Capabilities
-from ..results import result_row
+from .results import result_row
 from .config import EvaluateConfig, evaluate_config
 from .data_fraction import FitScore
 from .embeddings import Embedder, extract_embeddings, manifest_fingerprint, model_embedder
@@ -167,7 +167,7 @@ class EvalContext:
         return self._teacher
 
     def row(self, **kwargs: Any) -> dict[str, Any]:
-        """:func:`w2clib.results.result_row` with this run's profile and checkpoint filled in."""
+        """:func:`w2clib.evaluate.results.result_row` with this run's profile and checkpoint filled in."""
         return result_row(profile=self.profile.name, checkpoint_sha256=self.checkpoint_sha256,
                           compare_with_paper=self.profile.compare_with_paper, **kwargs)
 
@@ -347,7 +347,7 @@ def evaluation_sets(ctx: EvalContext, names: Sequence[str]) -> dict[str, EvalSet
 
 def model_features(ctx: EvalContext, model: str) -> Embedder:
     """The :class:`Embedder` of ``model``: ``"wav2clip"`` (the evaluated encoder), ``"random_init"``
-    (its architecture, seeded random weights) or a baseline of :mod:`w2clib.baselines`.
+    (its architecture, seeded random weights) or a baseline of :mod:`w2clib.evaluate.baselines`.
 
     Raises:
         BaselineUnavailable: a pretrained baseline whose package or weights are missing here.
@@ -358,7 +358,7 @@ def model_features(ctx: EvalContext, model: str) -> Embedder:
         if model == "wav2clip":
             ctx._memo[key] = model_embedder(ctx.model, name="wav2clip", **settings)
         elif model == "random_init":
-            from ..baselines import get_baseline
+            from .baselines import get_baseline
 
             ctx._memo[key] = get_baseline("random_init", like=ctx.model, **settings)
         elif model == "supervised":
@@ -366,7 +366,7 @@ def model_features(ctx: EvalContext, model: str) -> Embedder:
         elif model in ctx.config.other_checkpoints:
             ctx._memo[key] = model_embedder(_other_encoder(ctx, model), name=model, **settings)
         else:
-            from ..baselines import get_baseline
+            from .baselines import get_baseline
 
             ctx._memo[key] = get_baseline(model)
     return ctx._memo[key]
@@ -376,7 +376,7 @@ def _other_encoder(ctx: EvalContext, model: str) -> Any:
     """The encoder of ``evaluate.other_checkpoints[model]``; one that cannot be had here (not trained
     yet, offline) is skipped like a baseline without its weights."""
     from ..api import load_model
-    from ..baselines import BaselineUnavailable
+    from .baselines import BaselineUnavailable
 
     try:
         checkpoint = _resolve_checkpoint(ctx.profile, ctx.config.other_checkpoints[model])

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._math import l2_normalize
+from ..metrics import l2_normalize
 from ..teachers.base import Teacher
 from .probes import mean_average_precision
 

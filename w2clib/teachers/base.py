@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from .._math import l2_normalize
+from ..metrics import l2_normalize
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -61,7 +61,7 @@ def image_text_retrieval(teacher: Teacher, images: Sequence[ImageLike], captions
         "image_embeddings": (n, dim), "text_embeddings": (n, dim)}``; metrics are R@k, MRR and
         mAP@10 in [0, 1] (:mod:`w2clib.evaluate.retrieval`), chance their exact random-ranking value.
     """
-    from ..evaluate.retrieval import chance_levels, retrieval_metrics
+    from ..metrics import chance_levels, retrieval_metrics
 
     if len(images) != len(captions):
         raise ValueError(f"{len(images)} images but {len(captions)} captions: pass one caption per image")
@@ -111,7 +111,7 @@ def packaged_ablation(teacher: PackagedTeacher, images: Sequence[ImageLike], cap
     The image tower runs once; each variant only refits (or loads) its bridge.  Returns one row
     per variant: ``variant, dim, R@k..., MRR, chance_R@1, n``.
     """
-    from ..evaluate.retrieval import chance_levels, retrieval_metrics
+    from ..metrics import chance_levels, retrieval_metrics
     from .packaged import PackagedConfig
 
     variants = PACKAGED_ABLATION if variants is None else variants
@@ -138,7 +138,7 @@ def _defaults(cls: type) -> dict[str, Any]:
 
 def image_text_rows(result: dict[str, Any], **labels: Any) -> list[dict[str, Any]]:
     """Flatten :func:`image_text_retrieval` into rows of the teacher table (one per direction and metric;
-    the evaluation's summary rows are :func:`w2clib.evaluate.tasks.retrieval_rows`)."""
+    the evaluation's summary rows are :func:`w2clib.evaluate.scoring.retrieval_rows`)."""
     rows = []
     for direction in ("text_to_image", "image_to_text"):
         for metric, value in result[direction]["metrics"].items():

@@ -1,7 +1,8 @@
 """The teacher-embedding cache: each clip's distillation target, computed once and reused.
 
 A clip's target is the mean of its frames' teacher image embeddings (the paper averages CLIP
-embeddings of every frame at 30 fps).  Where the frames come from, per manifest row, first match:
+embeddings of every frame at 30 fps).  Where the frames come from (:mod:`w2clib.teachers.frames`), per
+manifest row, first match:
 
 1. ``frames_dir`` -- extracted frames (``*.jpg``/``*.png``, sorted by name) at the row's ``fps``;
    ``frame_rate`` subsamples them (30 fps frames at 1 fps: every 30th);
@@ -38,17 +39,14 @@ trainer reads (:func:`w2clib.training.sources.load_target_table`).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
-import math
 import os
 import re
 import time
 import zipfile
-from collections import Counter, deque
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,8 +56,8 @@ import pandas as pd
 
 from .._io import atomic_path, atomic_write_json, user_cache_dir
 from . import TeacherConfig
-from .augment import augmented_views, item_seed
-from .base import Teacher, imagenet_index
+from .base import Teacher
+from .frames import prefetch_clip_frames
 
 __all__ = [
     "FORMAT_VERSION",
@@ -76,7 +74,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1  # bump when the folder layout or the target rule changes
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 KEY_COLUMNS = ("clip_id", "frames_dir", "fps", "video_path", "video_start_s", "image_path", "target_kind",
                "imagenet_index", "imagenet_class", "sha256")  # what decides a clip's target
 
@@ -150,102 +147,7 @@ def default_features_dir(spec: dict[str, Any], root: str | os.PathLike[str] | No
 
 
 # ------------------------------------------------------------------------------------------------
-# Frames of one clip
-
-
-def _value(row: dict[str, Any], column: str) -> Any:
-    value = row.get(column)
-    if value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value):
-        return None
-    return value
-
-
-def _class_of(row: dict[str, Any]) -> int | None:
-    index = _value(row, "imagenet_index")
-    if index is not None and int(index) >= 0:
-        return int(index)
-    name = _value(row, "imagenet_class")
-    return imagenet_index(str(name)) if name is not None else None
-
-
-def _frames_from_dir(folder: Path, fps: float | None, frame_rate: float | None) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if frame_rate is None or fps is None or abs(fps - frame_rate) < 1e-6:
-        return files
-    step = fps / frame_rate
-    if frame_rate > fps or abs(step - round(step)) > 1e-6:
-        raise ValueError(
-            f"{folder}: frames were extracted at {fps:g} fps; frame_rate={frame_rate:g} needs a whole divisor of it "
-            f"-- extract again at that rate (w2clib.data.prepare('vggsound', fps=...)) or change frame_rate"
-        )
-    return files[:: round(step)]
-
-
-def clip_frames(row: dict[str, Any], *, frame_rate: float | None, views: int, view_seed: int
-                ) -> tuple[str, str, list[Any] | int | None, str | None]:
-    """Where a clip's target comes from: ``(status, source, payload, image_key)``.
-
-    ``payload``: a list of RGB PIL images (``source`` frames_dir / video / image), an ImageNet index
-    (``source`` prototype), or None with a non-``ok`` status (``no_target``, ``missing``, ``unreadable``).
-    ``image_key``: for a still image, the SHA-256 of its file (same photo, same views), else None.
-    """
-    from PIL import Image
-
-    clip_id = str(row["clip_id"])
-    frames_dir, video, image = _value(row, "frames_dir"), _value(row, "video_path"), _value(row, "image_path")
-    files: list[Path] = []
-    if frames_dir is not None and Path(frames_dir).is_dir():
-        fps = _value(row, "fps")  # a frame-rate mismatch is a configuration error: it raises
-        files = _frames_from_dir(Path(frames_dir), None if fps is None else float(fps), frame_rate)
-    kind = "frames_dir" if files else ("video" if video is not None and Path(video).is_file() else
-                                       "image" if image is not None and Path(image).is_file() else None)
-    try:
-        if kind == "frames_dir":
-            frames = []
-            for path in files:
-                with Image.open(path) as im:
-                    frames.append(im.convert("RGB"))
-            return "ok", kind, frames, None
-        if kind == "video":
-            from ..data.video import DEFAULT_FPS, read_frames
-
-            start = _value(row, "video_start_s")
-            frames = read_frames(video, start_s=float(start or 0.0), fps=frame_rate or DEFAULT_FPS)
-            return ("ok", kind, frames, None) if frames else ("unreadable", kind, None, None)
-        if kind == "image":
-            data = Path(image).read_bytes()
-            with Image.open(io.BytesIO(data)) as im:
-                im.load()
-                base = im.copy()
-            key = hashlib.sha256(data).hexdigest()
-            return "ok", kind, augmented_views(base, views, item_seed(view_seed, key)), key
-    except (OSError, ValueError) as err:  # a damaged file must not stop the run: record it
-        log.warning("clip %s: cannot read its frames (%s)", clip_id, err)
-        return "unreadable", kind, None, None
-    if str(_value(row, "target_kind") or "") == "class_prototype" or not any((frames_dir, video, image)):
-        index = _class_of(row)
-        return ("ok", "prototype", index, None) if index is not None else ("no_target", "prototype", None, None)
-    return "missing", "frames_dir" if frames_dir else ("video" if video else "image"), None, None
-
-
-# ------------------------------------------------------------------------------------------------
 # Computing one shard
-
-
-def _prefetch(rows: list[dict[str, Any]], workers: int, **kwargs: Any) -> Iterator[tuple[str, str, Any, Any]]:
-    """clip_frames of each row in order, read by ``workers`` threads at most 2*workers clips ahead."""
-    if workers <= 0:
-        for row in rows:
-            yield clip_frames(row, **kwargs)
-        return
-    with ThreadPoolExecutor(workers) as pool:
-        pending: deque[Future] = deque()
-        for row in rows:
-            pending.append(pool.submit(clip_frames, row, **kwargs))
-            if len(pending) > 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def _embed_chunk(teacher: Teacher, rows: list[dict[str, Any]], *, frame_rate: float | None, views: int,
@@ -274,7 +176,7 @@ def _embed_chunk(teacher: Teacher, rows: list[dict[str, Any]], *, frame_rate: fl
         n_images += len(buffer)
         buffer.clear()
 
-    frames_iter = _prefetch(rows, workers, frame_rate=frame_rate, views=views, view_seed=view_seed)
+    frames_iter = prefetch_clip_frames(rows, workers, frame_rate=frame_rate, views=views, view_seed=view_seed)
     prototypes: dict[int, int] = {}
     for i, (st, src, payload, key) in enumerate(frames_iter):
         status[i], source[i] = st, src

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..._math import l2_normalize
+from ...metrics import l2_normalize
 
 from .metrics import cider_d
 from .vocab import tokenize

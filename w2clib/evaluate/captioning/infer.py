@@ -40,7 +40,7 @@ def embed_for(captioner: Captioner, paths: Sequence[PathLike], *, checkpoint: st
                              f"{source} is {got[:12]}...; pass the encoder it was trained with (--checkpoint)")
         return np.asarray(embed_files(files, model, batch_size=batch_size), dtype=np.float32)
     if name == "logmel_stats":
-        from ...baselines import get_baseline
+        from ..baselines import get_baseline
 
         return np.asarray(get_baseline("logmel_stats").embed(files), dtype=np.float32)
     raise ValueError(f"captioners on {name or 'unknown'!r} features cannot caption new files here; "

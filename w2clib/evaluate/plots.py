@@ -82,7 +82,7 @@ def save_figure(
     fig: matplotlib.figure.Figure, name: str, figures_dir: str | os.PathLike[str]
 ) -> list[Path]:
     """Save ``fig`` as ``<figures_dir>/<name>.pdf`` and ``.png`` (atomic writes); return the paths."""
-    from ._io import atomic_path
+    from .._io import atomic_path
 
     folder = Path(figures_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -181,7 +181,7 @@ def plot_confusions(
     import numpy as np
     import seaborn as sns
 
-    from .evaluate.confusion import read_confusions
+    from .confusion import read_confusions
 
     classes, matrices, _ = (
         read_confusions(path_or_data) if not isinstance(path_or_data, tuple) else path_or_data
@@ -357,9 +357,9 @@ def plot_data_examples(examples: pd.DataFrame, waves: Sequence[np.ndarray]) -> m
     import numpy as np
     import torch
 
-    from .audio import SAMPLE_RATE
-    from .data.embedded.tuxpaint import load_stamp_image
-    from .frontend import log_power, make_spectrogram
+    from ..audio import SAMPLE_RATE
+    from ..data.embedded.tuxpaint import load_stamp_image
+    from ..frontend import log_power, make_spectrogram
 
     if len(examples) != len(waves):
         raise ValueError(f"{len(examples)} examples but {len(waves)} waves; give one wave per row")
@@ -445,7 +445,7 @@ def plot_heldout_epochs(epochs: pd.DataFrame, chance: Mapping[str, float],
     """
     import matplotlib.pyplot as plt
 
-    from .evaluate.embedded_heldout import METRICS, TASKS
+    from .embedded_heldout import METRICS, TASKS
 
     fig, axes = plt.subplots(1, len(TASKS), figsize=(11, 3.2), sharey=True)
     for ax, task in zip(axes, TASKS):
@@ -466,7 +466,7 @@ def plot_heldout_final(table: pd.DataFrame) -> matplotlib.figure.Figure:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from .evaluate.embedded_heldout import METRICS, TASKS
+    from .embedded_heldout import METRICS, TASKS
 
     fig, axes = plt.subplots(1, len(TASKS), figsize=(11, 3.2), sharey=True)
     for ax, task in zip(axes, TASKS):

@@ -1,8 +1,8 @@
-"""One call per paper artefact: what the evaluation notebooks run, returning results and summary rows.
+"""Score one model's embeddings of one evaluation set: results plus summary rows.
 
 Each function runs a task on embeddings already extracted (:mod:`w2clib.evaluate.embeddings`) with
 the profile's :class:`w2clib.evaluate.config.EvaluateConfig`, and returns the detailed results (to
-save as CSV/JSON) plus rows for ``results/summary.csv`` (:func:`w2clib.results.write_summary`).
+save as CSV/JSON) plus rows for ``results/summary.csv`` (:func:`w2clib.evaluate.results.write_summary`).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._math import l2_normalize
+from ..metrics import chance_levels, l2_normalize, retrieval_metrics
 from ..data import capabilities
-from ..results import result_row
+from .results import result_row
 from ..teachers.base import Teacher
 from .config import EvaluateConfig
 from .probes import ProbeResult, run_probe
 from .protocols import PROTOCOLS, class_order, encode_labels, make_splits
-from .retrieval import chance_levels, paired_retrieval, retrieval_metrics
+from .retrieval import paired_retrieval
 from .zeroshot import ZeroShotResult, zero_shot_evaluate
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "audio_to_image",
     "text_audio",
     "retrieval_rows",
+    "class_photo_retrieval",
     "chance_accuracy",
 ]
 
@@ -263,3 +264,22 @@ def text_audio(
     }
 
 
+def class_photo_retrieval(
+    x: np.ndarray, manifest: pd.DataFrame, photos: pd.DataFrame, teacher: Any, ks: Sequence[int] = (1, 5, 10)
+) -> dict[str, dict[str, float]]:
+    """Audio -> photo retrieval by class: each clip ranks ``photos`` (``image_path, label``); the photos
+    of its own class are relevant.  Clips of classes without a photo are left out.
+
+    Args:
+        x: (n_clips, D) audio embeddings in the teacher's space, row-aligned with ``manifest``.
+    """
+    from ..data.embedded.tuxpaint import load_stamp_image
+
+    keep = manifest["label"].isin(set(photos["label"])).to_numpy()
+    if not keep.any():
+        raise ValueError("no clip belongs to a class that has a photo")
+    images = [load_stamp_image(p) for p in photos["image_path"]]
+    out = paired_retrieval(x[keep], teacher.embed_images(images), manifest["label"][keep].tolist(),
+                           photos["label"].tolist(), ks)
+    out["size"] = {"queries": int(keep.sum()), "items": len(images)}
+    return out

@@ -9,20 +9,20 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from w2clib.baselines import get_baseline
+from w2clib.evaluate.baselines import get_baseline
 from w2clib.config import load_profile
 from w2clib.evaluate.config import EvaluateConfig, evaluate_config
 from w2clib.evaluate.embeddings import extract_embeddings, model_embedder
 from w2clib.evaluate.protocols import limit_clips
 from w2clib.evaluate.retrieval import paired_retrieval
-from w2clib.evaluate.tasks import (
+from w2clib.evaluate.scoring import (
     audio_to_image,
     classification,
     retrieval_rows,
     text_audio,
     zero_shot,
 )
-from w2clib.results import COLUMNS, write_summary
+from w2clib.evaluate.results import COLUMNS, write_summary
 
 from .test_evaluate_zeroshot import CLASSES, KeywordTeacher
 

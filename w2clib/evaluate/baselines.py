@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, load_audio
-from .evaluate.embeddings import Embedder, model_embedder
+from ..audio import SAMPLE_RATE, load_audio
+from .embeddings import Embedder, model_embedder
 
 __all__ = [
     "BaselineUnavailable",
@@ -125,7 +125,7 @@ def _random_init_factory(
     ``device``: where the random model runs (default: ``like``'s device, else the CPU); the weights
     are drawn on the CPU, so they do not depend on it.
     """
-    from .model import ModelConfig, build_model
+    from ..model import ModelConfig, build_model
 
     if like is not None:
         config = like.config
@@ -144,7 +144,7 @@ def _supervised_factory(
     seed: int = 0,
 ) -> Embedder:
     """Trains on ``waves``/``labels`` (the *training* side only) and returns its trunk features."""
-    from .evaluate.supervised import supervised_embedder, train_supervised
+    from .supervised import supervised_embedder, train_supervised
 
     if waves is None or labels is None:
         raise ValueError(
