@@ -48,6 +48,10 @@ if [[ ! -f "profiles/$profile.yaml" && ! ( "$profile" == *.y*ml && -f "$profile"
 fi
 
 scripts/bootstrap.sh
+# OpenMP threads that wait by sleeping, not spinning: on a busy 2-core machine, pre-training with two
+# threads took 7.71 s per step spinning against 2.40 s passive (one thread: 2.41-2.47 s), measured
+# interleaved under load (2026-11-29).  The notebook kernels inherit it; set OMP_WAIT_POLICY to override.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 venv="${W2C_VENV:-$root/.venv}"
 py="$venv/bin/python"
 if ((lab)); then

@@ -29,6 +29,8 @@ scripts/bootstrap.sh
 # One math thread per process: the tests' models are tiny, and on a busy 2-core machine two spinning
 # threads per process made a 30-step training test 3-7x slower (measured 39-101 s vs 14 s, interleaved).
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+# Threads that a test does start (a two-thread training test) wait by sleeping, as in reproduce.sh.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 pytest=("${W2C_VENV:-.venv}/bin/python" -m pytest)
 # --durations: every run (and CI's log) says where the time went
 if [[ $# -gt 0 ]]; then
