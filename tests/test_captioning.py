@@ -12,6 +12,7 @@ import torch
 pytest.importorskip("pycocoevalcap")
 
 from w2clib.evaluate.captioning import metrics as M  # noqa: E402
+from w2clib.evaluate.captioning.attributes import attribute_accuracy, attribute_table, caption_has  # noqa: E402
 from w2clib.evaluate.captioning.baselines import (  # noqa: E402
     best_constant_caption,
     distinct_captions,
@@ -19,6 +20,7 @@ from w2clib.evaluate.captioning.baselines import (  # noqa: E402
 )
 from w2clib.evaluate.captioning.dataset import (  # noqa: E402
     embedded_caption_set,
+    gm_attributes,
     gm_instrument,
     gm_references,
     read_caption_table,
@@ -124,6 +126,52 @@ def test_embedded_caption_set_splits_and_drops_clips_without_captions():
         cset.clips.loc[cset.clips["split"] == "test", "clip_id"])
 
 
+def test_attributes_say_which_part_of_a_caption_is_right():
+    assert gm_attributes(42, 40, 40) == {"instrument": "cello", "register": "low", "dynamics": "soft"}
+    assert caption_has("A cello plays a single low note softly", "instrument", "cello")
+    assert not caption_has("a cellophane crackles", "instrument", "cello")  # whole words only
+    assert caption_has("one high nylon acoustic guitar note", "instrument", "nylon acoustic guitar")
+    assert not caption_has("an acoustic nylon guitar", "instrument", "nylon acoustic guitar")
+    assert caption_has("a soft low note", "register", "low") and not caption_has("a soft note", "register", "low")
+    assert not caption_has("a low or high note", "register", "low")  # hedging is not an answer
+    assert caption_has("played loudly", "dynamics", "loud") and not caption_has("soft and loud", "dynamics", "loud")
+    with pytest.raises(ValueError, match="register value"):
+        caption_has("a note", "register", "bass")
+    with pytest.raises(ValueError, match="attribute must be"):
+        caption_has("a note", "pitch", "low")
+    gm = pd.concat([_gm(4, "train", "fluidr3"), _gm(4, "test", "timgm6mb")], ignore_index=True)
+    tux = pd.DataFrame({"clip_id": ["tux/owl"], "audio_path": "y.ogg", "split": ["test"], "caption": ["An owl."]})
+    cset = embedded_caption_set(gm, tux, references_per_clip=2, valid_fraction=0.0)
+    assert cset.clips.loc[cset.clips["source"] == "tuxpaint", "instrument"].tolist() == [""]
+    test = cset.clips[cset.clips["split"] == "test"]
+    first = [refs[0] for refs in test["references"]]  # each clip's own first reference: everything right
+    captions = pd.DataFrame({"system": "s", "seed": 0, "split": "test", "clip_id": test["clip_id"],
+                             "caption": first[:-2] + ["a loud middle note", "an owl"]})
+    acc = attribute_accuracy(captions, cset.clips).set_index("attribute")
+    assert acc["n_clips"].tolist() == [4, 4, 4]  # the Tux Paint clip has no attributes to check
+    assert acc.loc["instrument", "accuracy"] == 0.75 and acc.loc["register", "accuracy"] == 1.0
+    assert acc.loc["dynamics", "accuracy"] == 1.0 and acc.loc["register", "majority"] == 1.0
+    assert attribute_accuracy(captions, cset.clips.drop(columns="instrument")).empty
+
+
+def test_attribute_probes_find_what_the_features_carry():
+    gm = pd.concat([_gm(48, "train", "fluidr3"), _gm(24, "test", "timgm6mb")], ignore_index=True)
+    gm["pitch"] = np.resize([40, 60, 80], len(gm))  # low, middle, high in turn
+    cset = embedded_caption_set(gm, pd.DataFrame(columns=["clip_id", "audio_path", "split", "caption"]),
+                                references_per_clip=1, valid_fraction=0.0)
+    clips = cset.clips
+    rng = np.random.default_rng(0)
+    onehot = pd.get_dummies(clips["register"]).to_numpy(float)
+    features = {"knows_register": np.hstack([3 * onehot, rng.normal(size=(len(clips), 5))]),
+                "noise": rng.normal(size=(len(clips), 8))}
+    none = pd.DataFrame(columns=["system", "seed", "split", "clip_id", "caption"])
+    table = attribute_table(none, clips, features).set_index(["system", "attribute"])
+    assert table.loc[("probe:knows_register", "register"), "accuracy"] == 1.0
+    assert table.loc[("probe:noise", "register"), "accuracy"] < 0.7
+    assert table.loc[("probe:noise", "register"), "majority"] == pytest.approx(1 / 3)
+    assert set(table["n_clips"]) == {24} and set(table["split"]) == {"test"}
+
+
 def test_caption_table_in_iso_8859_1_is_read_and_empty_captions_dropped(tmp_path):
     path = tmp_path / "captions.csv"
     text = "file_name,caption_1,caption_2\na.wav,Un café bruyant,\nb.wav,,\n"
@@ -178,6 +226,26 @@ def _learn_and_round_trip(tmp_path):
         load_captioner(tmp_path / "cap")
     meta = json.loads((tmp_path / "cap" / "config.json").read_text())
     assert meta["vocabulary"][:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
+
+
+def test_references_per_epoch_trains_on_a_fresh_draw_of_each_clips_references():
+    from w2clib.evaluate.captioning.decoder import _reference_sampler
+
+    rows = [0, 0, 0, 1, 1, 2]  # clip of each (clip, reference) pair
+    draw, n = _reference_sampler(rows, 2, torch.Generator().manual_seed(0))
+    picks = [draw().tolist() for _ in range(20)]
+    assert n == 5 and all(len(p) == 5 for p in picks)
+    assert all(sorted(rows[i] for i in p) == [0, 0, 1, 1, 2] for p in picks)
+    assert len({tuple(sorted(p)) for p in picks}) == 3  # clip 0's third reference takes its turn
+    everything, n_all = _reference_sampler(rows, 0, torch.Generator())
+    assert n_all == 6 and everything().tolist() == list(range(6))
+    x, caps = _toy(80)
+    cfg = DecoderConfig(prefix_length=1, d_model=16, n_layers=1, n_heads=2, dim_feedforward=32, epochs=2,
+                        batch_size=16, references_per_epoch=1)
+    model = train_captioner(x, caps, cfg, seed=0)
+    assert len(model.history) == 2
+    with pytest.raises(ValueError, match="references_per_epoch"):
+        DecoderConfig(references_per_epoch=-1)
 
 
 def _tiny_gpt2():

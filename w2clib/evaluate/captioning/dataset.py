@@ -37,6 +37,7 @@ __all__ = [
     "SPLITS",
     "CaptionSet",
     "gm_references",
+    "gm_attributes",
     "gm_instrument",
     "register",
     "embedded_caption_set",
@@ -48,6 +49,7 @@ __all__ = [
 SPLITS = ("train", "valid", "test")
 REGISTERS = ((51, "low"), (67, "middle"), (127, "high"))  # upper MIDI key (inclusive) -> register
 SOFT_MAX_VELOCITY = 70
+ATTRIBUTES = ("instrument", "register", "dynamics")  # what a GM clip's references describe
 
 # GM percussion map (keys 35-81 of the drum channel), reduced to the instrument a listener would name.
 _DRUMS = {
@@ -117,14 +119,20 @@ def gm_instrument(program: int, pitch: int | None = None) -> str:
     return " ".join(dict.fromkeys(phrase.split()))  # "bass and lead lead synth" -> "bass and lead synth"
 
 
+def gm_attributes(program: int, pitch: int, velocity: int) -> dict[str, str]:
+    """What the references of one rendered GM note say: ``instrument``, ``register``, ``dynamics``."""
+    return {"instrument": gm_instrument(int(program), int(pitch)), "register": register(pitch),
+            "dynamics": "soft" if int(velocity) <= SOFT_MAX_VELOCITY else "loud"}
+
+
 def gm_references(program: int, pitch: int, velocity: int, n: int = 4) -> list[str]:
     """``n`` (1-5) templated descriptions of one rendered GM note (see the module docstring)."""
     if not 1 <= n <= 5:
         raise ValueError(f"references per GM clip must be 1-5, got {n}")
-    soft = int(velocity) <= SOFT_MAX_VELOCITY
-    inst = gm_instrument(int(program), int(pitch))
-    dyn = "soft" if soft else "loud"
-    values = {"inst": inst, "a_inst": _a(inst), "reg": register(pitch), "dyn": dyn, "a_dyn": _a(dyn),
+    attributes = gm_attributes(program, pitch, velocity)
+    inst, dyn = attributes["instrument"], attributes["dynamics"]
+    soft = dyn == "soft"
+    values = {"inst": inst, "a_inst": _a(inst), "reg": attributes["register"], "dyn": dyn, "a_dyn": _a(dyn),
               "dyn_adv": "softly" if soft else "loudly",
               "a_fam": _a(gm_family(int(program)))}
     templates = (_PERCUSSION if program == DRUM_KIT else _EFFECT if program in _EFFECTS else _MELODIC)
@@ -134,7 +142,8 @@ def gm_references(program: int, pitch: int, velocity: int, n: int = 4) -> list[s
 @dataclass
 class CaptionSet:
     """Clips with references: ``clips`` has ``clip_id, audio_path, split`` (train/valid/test), ``source``
-    and ``references`` (a list of non-empty strings per clip)."""
+    and ``references`` (a list of non-empty strings per clip); the embedded set's GM clips also carry what
+    their references describe (``instrument, register, dynamics``; empty for other clips)."""
 
     name: str
     clips: pd.DataFrame
@@ -201,16 +210,19 @@ def embedded_caption_set(
         raise ValueError(f"the GM manifest lacks columns {missing}; load it with w2clib.data.embedded")
     if "caption" not in tuxpaint:
         raise ValueError("the Tux Paint manifest has no 'caption' column")
+    notes = list(zip(gm["program"], gm["pitch"], gm["velocity"]))
     parts = [
         pd.DataFrame({"clip_id": gm["clip_id"].astype(str), "audio_path": gm["audio_path"].astype(str),
                       "split": gm["split"].astype(str), "source": "gm",
-                      "references": [gm_references(p, k, v, references_per_clip)
-                                     for p, k, v in zip(gm["program"], gm["pitch"], gm["velocity"])]}),
+                      "references": [gm_references(p, k, v, references_per_clip) for p, k, v in notes],
+                      **pd.DataFrame([gm_attributes(p, k, v) for p, k, v in notes],
+                                     columns=list(ATTRIBUTES)).to_dict("list")}),
         pd.DataFrame({"clip_id": tuxpaint["clip_id"].astype(str), "audio_path": tuxpaint["audio_path"].astype(str),
                       "split": tuxpaint["split"].astype(str), "source": "tuxpaint",
                       "references": [[c] for c in tuxpaint["caption"]]}),
     ]
     clips = pd.concat(parts, ignore_index=True)
+    clips[list(ATTRIBUTES)] = clips[list(ATTRIBUTES)].fillna("")
     valid = clips["clip_id"].map(lambda c: _in_valid(c, valid_fraction, seed)) & (clips["split"] == "train")
     clips.loc[valid, "split"] = "valid"
     bad = sorted(set(clips["split"]) - set(SPLITS))

@@ -20,7 +20,7 @@ import copy
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,9 @@ class DecoderConfig:
     dropout: float = 0.1  # dropout in the blocks and on the prefix
     max_words: int = 20  # longest caption trained on / generated (words, <eos> excluded)
     min_count: int = 1  # a training word enters the vocabulary when seen this often
-    epochs: int = 15  # passes over the (clip, reference) pairs
+    epochs: int = 15  # passes over the training clips
+    references_per_epoch: int = 0  # references of each clip trained on per epoch, drawn anew each epoch
+    #                                (0 = all of them: an epoch is every (clip, reference) pair)
     batch_size: int = 64  # pairs per step
     lr: float = 2e-3  # AdamW learning rate (linear warm-up over the first epoch, cosine decay)
     weight_decay: float = 0.01  # AdamW weight decay
@@ -65,6 +67,8 @@ class DecoderConfig:
         if self.d_model % self.n_heads:
             raise ValueError(f"captioning.decoder.d_model ({self.d_model}) must be a multiple of n_heads "
                              f"({self.n_heads})")
+        if int(self.references_per_epoch) < 0:
+            raise ValueError(f"captioning.decoder.references_per_epoch must be >= 0, got {self.references_per_epoch}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"captioning.decoder.dropout must be in [0, 1), got {self.dropout}")
 
@@ -256,7 +260,9 @@ def train_captioner(
     model.std.copy_(torch.from_numpy(np.maximum(used.std(axis=0), 1e-6)))
     xt, rows_t = torch.from_numpy(x), torch.tensor(rows)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(rows) / cfg.batch_size)
+    gen = torch.Generator().manual_seed(seed)
+    draw, pairs_per_epoch = _reference_sampler(rows, cfg.references_per_epoch, gen)
+    steps_per_epoch = math.ceil(pairs_per_epoch / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
 
     def lr_at(step: int) -> float:
@@ -265,14 +271,14 @@ def train_captioner(
         return 0.5 * (1 + math.cos(math.pi * (step - steps_per_epoch) / max(1, total - steps_per_epoch)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    gen = torch.Generator().manual_seed(seed)
     valid_batches = _valid_batches(valid, vocab, cfg) if valid is not None else []
     history, best, best_loss = [], None, math.inf
     for epoch in tqdm(range(cfg.epochs), desc="captioner", disable=not progress):
         model.train()
-        order = torch.randperm(len(rows), generator=gen)
+        chosen = draw()
+        order = chosen[torch.randperm(len(chosen), generator=gen)]
         total_loss = 0.0
-        for start in range(0, len(rows), cfg.batch_size):
+        for start in range(0, len(order), cfg.batch_size):
             idx = order[start:start + cfg.batch_size]
             inputs, targets = _batch(vocab, [texts[i] for i in idx.tolist()], cfg.max_words)
             loss = _loss(model, xt[rows_t[idx]], inputs, targets)
@@ -282,7 +288,7 @@ def train_captioner(
             opt.step()
             sched.step()
             total_loss += float(loss.detach()) * len(idx)
-        record = {"epoch": epoch + 1, "train_loss": total_loss / len(rows)}
+        record = {"epoch": epoch + 1, "train_loss": total_loss / len(order)}
         if valid_batches:
             model.eval()
             with torch.no_grad():
@@ -309,6 +315,24 @@ def _pairs(captions: Sequence[Sequence[str]]) -> tuple[list[int], list[str]]:
                 rows.append(i)
                 texts.append(text)
     return rows, texts
+
+
+def _reference_sampler(rows: Sequence[int], per_clip: int, gen: torch.Generator
+                       ) -> tuple[Callable[[], torch.Tensor], int]:
+    """``(draw, n)``: ``draw()`` gives this epoch's pair indices -- every pair, or ``per_clip`` random
+    references of each clip -- and ``n`` is how many that is."""
+    everything = torch.arange(len(rows))
+    if not per_clip:
+        return (lambda: everything), len(rows)
+    groups: dict[int, list[int]] = {}
+    for pair, clip in enumerate(rows):
+        groups.setdefault(clip, []).append(pair)
+    pairs = [torch.tensor(g) for g in groups.values()]
+
+    def draw() -> torch.Tensor:
+        return torch.cat([g[torch.randperm(len(g), generator=gen)[:per_clip]] for g in pairs])
+
+    return draw, sum(min(per_clip, len(g)) for g in pairs)
 
 
 def _valid_batches(valid: tuple[np.ndarray, Sequence[Sequence[str]]], vocab: Vocabulary, cfg: DecoderConfig

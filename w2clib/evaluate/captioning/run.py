@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..probes import torch_threads
 from ..suite import EvalContext, EvalSet, evaluation_sets, features
+from .attributes import attribute_table
 from .baselines import best_constant_caption, distinct_captions, retrieval_captions
 from .config import CaptioningConfig, captioning_config
 from .dataset import CaptionSet, clotho_caption_set, embedded_caption_set
@@ -47,6 +48,9 @@ class CaptioningOutput:
     rows: list[dict[str, Any]]  # summary.csv rows (test split, all clips); model = encoder name or baseline
     examples: pd.DataFrame  # test clips: references and each system's caption (first seed)
     captions: pd.DataFrame  # every generated caption: system, seed, split, clip_id, caption
+    attributes: pd.DataFrame  # per system, seed, split: share of captions naming the instrument / register /
+    #                           dynamics of a templated clip, and ``probe:<model>`` rows: a linear probe's test
+    #                           accuracy on each attribute (:mod:`.attributes`; empty on Clotho)
     caption_set: CaptionSet
     skipped: dict[str, str] = field(default_factory=dict)  # what did not run -> why
     captioner_dir: Path | None = None  # where the Wav2CLIP captioner of the first seed was saved
@@ -156,7 +160,9 @@ def _captioning_table(ctx: EvalContext, cfg: CaptioningConfig, progress: bool) -
     captions = pd.concat(generated, ignore_index=True)
     table = _score(captions, references, clips, cfg)
     rows = _summary_rows(ctx, cset, cfg, table)
-    return CaptioningOutput(table, rows, _examples(captions, clips, cfg), captions, cset, _skipped(table), saved)
+    return CaptioningOutput(table, rows, _examples(captions, clips, cfg), captions,
+                            attribute_table(captions, clips, {m: feats[m] for m in cfg.models}),
+                            cset, _skipped(table), saved)
 
 
 def _baselines(ctx: EvalContext, cfg: CaptioningConfig, cset: CaptionSet, sets: Mapping[str, EvalSet],

@@ -1,0 +1,129 @@
+"""What a generated caption gets right, attribute by attribute, on clips whose references are templated.
+
+The n-gram metrics mix everything a caption says into one number.  On the embedded GM renders the
+references say three things -- the instrument, the register (low / middle / high) and the dynamics
+(soft / loud) -- so each can be checked separately:
+
+* ``instrument``: the caption contains the instrument's name as a whole-word phrase;
+* ``register``: it contains the right register word and neither of the other two;
+* ``dynamics``: it contains the right dynamics word (``soft``/``softly`` or ``loud``/``loudly``) and not
+  the other.
+
+A caption that leaves an attribute out counts as wrong for it.  :func:`attribute_probes` asks the
+question one step earlier: is the attribute in the embedding at all?  A linear probe (the project's,
+:func:`w2clib.evaluate.probes.select_and_fit`) is trained on the training clips' embeddings to predict
+each attribute and scored on the test clips; a captioner rarely names what its input does not carry.
+
+  Chance for ``register`` is about 1/3 and
+for ``dynamics`` about 1/2 (the classes are not exactly balanced: :func:`attribute_accuracy` reports the
+majority-class rate beside each accuracy).  No library scores this, so it is ours; it uses the same
+tokeniser as the metrics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .dataset import ATTRIBUTES
+from .vocab import tokenize
+
+__all__ = ["caption_has", "attribute_accuracy", "attribute_probes", "attribute_table"]
+
+COLUMNS = ["system", "seed", "split", "attribute", "accuracy", "majority", "n_clips"]
+
+_WORDS = {
+    "register": {"low": {"low"}, "middle": {"middle"}, "high": {"high"}},
+    "dynamics": {"soft": {"soft", "softly"}, "loud": {"loud", "loudly"}},
+}
+
+
+def _contains(words: list[str], phrase: list[str]) -> bool:
+    n = len(phrase)
+    return n > 0 and any(words[i:i + n] == phrase for i in range(len(words) - n + 1))
+
+
+def caption_has(caption: str, attribute: str, value: str) -> bool:
+    """Whether ``caption`` states ``value`` for ``attribute`` (rules in the module docstring)."""
+    if attribute not in ATTRIBUTES:
+        raise ValueError(f"attribute must be one of {ATTRIBUTES}, got {attribute!r}")
+    words = tokenize(caption)
+    if attribute == "instrument":
+        return _contains(words, tokenize(value))
+    options = _WORDS[attribute]
+    if value not in options:
+        raise ValueError(f"{attribute} value must be one of {sorted(options)}, got {value!r}")
+    said = {name for name, forms in options.items() if forms & set(words)}
+    return said == {value}
+
+
+def attribute_accuracy(captions: pd.DataFrame, clips: pd.DataFrame) -> pd.DataFrame:
+    """Per (system, seed, split, attribute): the share of captions that state the clip's attribute.
+
+    Args:
+        captions: ``system, seed, split, clip_id, caption`` (as :func:`.run.captioning_table` makes them).
+        clips: the caption set's clips; only clips with a non-empty ``instrument`` are scored.
+
+    Returns:
+        ``system, seed, split, attribute, accuracy, majority, n_clips`` (``majority``: the share of the most
+        frequent value among the scored clips, what always saying it would score); empty when no clip
+        carries attributes (Clotho).
+    """
+    if "instrument" not in clips:
+        return pd.DataFrame(columns=COLUMNS)
+    known = clips[clips["instrument"].fillna("") != ""].set_index("clip_id")
+    scored = captions[captions["clip_id"].isin(known.index)]
+    records = []
+    for (system, seed, split), part in scored.groupby(["system", "seed", "split"], sort=False):
+        truth = known.loc[part["clip_id"]]
+        for attribute in ATTRIBUTES:
+            hits = [caption_has(c, attribute, v) for c, v in zip(part["caption"], truth[attribute])]
+            records.append({"system": system, "seed": int(seed), "split": split, "attribute": attribute,
+                            "accuracy": sum(hits) / len(hits),
+                            "majority": float(truth[attribute].value_counts(normalize=True).iloc[0]),
+                            "n_clips": len(hits)})
+    return pd.DataFrame(records, columns=COLUMNS)
+
+
+def attribute_probes(features: dict[str, np.ndarray], clips: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+    """Per model and attribute: test accuracy of a linear probe trained on the train + valid clips.
+
+    Args:
+        features: model name -> (n_clips, D) features row-aligned with ``clips``.
+        clips: the caption set's clips (``split`` and the attribute columns); clips without attributes
+            are left out.
+
+    Returns:
+        ``system`` (``probe:<model>``), ``seed, split`` (``test``), ``attribute, accuracy, majority,
+        n_clips`` -- the columns of :func:`attribute_accuracy`; empty when no clip carries attributes.
+    """
+    from ..probes import select_and_fit
+
+    if "instrument" not in clips:
+        return pd.DataFrame(columns=COLUMNS)
+    known = (clips["instrument"].fillna("") != "").to_numpy()
+    fit = known & clips["split"].isin(["train", "valid"]).to_numpy()
+    test = known & (clips["split"] == "test").to_numpy()
+    if not fit.any() or not test.any():
+        return pd.DataFrame(columns=COLUMNS)
+    records = []
+    for attribute in ATTRIBUTES:
+        values = clips[attribute].astype(str).to_numpy()
+        classes = sorted(set(values[fit]))
+        index = {v: i for i, v in enumerate(classes)}
+        y_fit = np.array([index[v] for v in values[fit]], dtype=np.int64)
+        y_test = values[test]
+        for model, x in features.items():
+            probe = select_and_fit(np.asarray(x)[fit], y_fit, "linear", seed=seed, n_classes=len(classes))
+            predicted = np.array(classes, dtype=object)[probe.predict(np.asarray(x)[test])]
+            records.append({"system": f"probe:{model}", "seed": seed, "split": "test", "attribute": attribute,
+                            "accuracy": float(np.mean(predicted == y_test)),
+                            "majority": float(pd.Series(y_test).value_counts(normalize=True).iloc[0]),
+                            "n_clips": int(test.sum())})
+    return pd.DataFrame(records, columns=COLUMNS)
+
+
+def attribute_table(captions: pd.DataFrame, clips: pd.DataFrame, features: dict[str, np.ndarray]) -> pd.DataFrame:
+    """:func:`attribute_accuracy` of the captions followed by :func:`attribute_probes` of the features."""
+    parts = [t for t in (attribute_accuracy(captions, clips), attribute_probes(features, clips)) if len(t)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
