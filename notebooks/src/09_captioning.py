@@ -34,6 +34,7 @@ from IPython.display import display
 
 from w2clib.config import load_profile
 from w2clib.evaluate.captioning import captioning_config, captioning_table
+from w2clib.evaluate.captioning.dataset import ATTRIBUTES
 from w2clib.evaluate.suite import load_context
 from w2clib.evaluate.plots import figure_style, plot_results_bars, save_figure
 from w2clib.evaluate.results import read_summary, write_summary
@@ -90,7 +91,7 @@ if len(attributes):
     test = attributes[attributes["split"] == "test"]
     named = test.pivot_table(index="system", columns="attribute", values="accuracy", aggfunc="mean", sort=False)
     named.loc["always the most frequent value"] = test.groupby("attribute")["majority"].first()
-    named = named[[a for a in ("instrument", "register", "dynamics") if a in named]]
+    named = named[list(ATTRIBUTES)]
     named.round(3).reset_index().to_csv(P.results_dir / "captioning_attributes_test.csv", index=False)  # README
     display(named.round(3))
 

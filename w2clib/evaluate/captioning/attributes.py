@@ -57,6 +57,18 @@ def caption_has(caption: str, attribute: str, value: str) -> bool:
     return said == {value}
 
 
+def _with_attributes(clips: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the clips whose references describe attributes (all False without the columns)."""
+    if "instrument" not in clips:
+        return np.zeros(len(clips), dtype=bool)
+    return (clips["instrument"].fillna("") != "").to_numpy()
+
+
+def _majority(values: pd.Series | np.ndarray) -> float:
+    """Share of the most frequent value: what always answering it scores."""
+    return float(pd.Series(values).value_counts(normalize=True).iloc[0])
+
+
 def attribute_accuracy(captions: pd.DataFrame, clips: pd.DataFrame) -> pd.DataFrame:
     """Per (system, seed, split, attribute): the share of captions that state the clip's attribute.
 
@@ -69,9 +81,7 @@ def attribute_accuracy(captions: pd.DataFrame, clips: pd.DataFrame) -> pd.DataFr
         frequent value among the scored clips, what always saying it would score); empty when no clip
         carries attributes (Clotho).
     """
-    if "instrument" not in clips:
-        return pd.DataFrame(columns=COLUMNS)
-    known = clips[clips["instrument"].fillna("") != ""].set_index("clip_id")
+    known = clips[_with_attributes(clips)].set_index("clip_id")
     scored = captions[captions["clip_id"].isin(known.index)]
     records = []
     for (system, seed, split), part in scored.groupby(["system", "seed", "split"], sort=False):
@@ -80,7 +90,7 @@ def attribute_accuracy(captions: pd.DataFrame, clips: pd.DataFrame) -> pd.DataFr
             hits = [caption_has(c, attribute, v) for c, v in zip(part["caption"], truth[attribute])]
             records.append({"system": system, "seed": int(seed), "split": split, "attribute": attribute,
                             "accuracy": sum(hits) / len(hits),
-                            "majority": float(truth[attribute].value_counts(normalize=True).iloc[0]),
+                            "majority": _majority(truth[attribute]),
                             "n_clips": len(hits)})
     return pd.DataFrame(records, columns=COLUMNS)
 
@@ -99,9 +109,7 @@ def attribute_probes(features: dict[str, np.ndarray], clips: pd.DataFrame, *, se
     """
     from ..probes import select_and_fit
 
-    if "instrument" not in clips:
-        return pd.DataFrame(columns=COLUMNS)
-    known = (clips["instrument"].fillna("") != "").to_numpy()
+    known = _with_attributes(clips)
     fit = known & clips["split"].isin(["train", "valid"]).to_numpy()
     test = known & (clips["split"] == "test").to_numpy()
     if not fit.any() or not test.any():
@@ -118,7 +126,7 @@ def attribute_probes(features: dict[str, np.ndarray], clips: pd.DataFrame, *, se
             predicted = np.array(classes, dtype=object)[probe.predict(np.asarray(x)[test])]
             records.append({"system": f"probe:{model}", "seed": seed, "split": "test", "attribute": attribute,
                             "accuracy": float(np.mean(predicted == y_test)),
-                            "majority": float(pd.Series(y_test).value_counts(normalize=True).iloc[0]),
+                            "majority": _majority(y_test),
                             "n_clips": int(test.sum())})
     return pd.DataFrame(records, columns=COLUMNS)
 
