@@ -19,6 +19,7 @@ from w2clib.evaluate.captioning.baselines import (  # noqa: E402
     retrieval_captions,
 )
 from w2clib.evaluate.captioning.dataset import (  # noqa: E402
+    PATTERNS,
     embedded_caption_set,
     gm_attributes,
     gm_instrument,
@@ -127,7 +128,8 @@ def test_embedded_caption_set_splits_and_drops_clips_without_captions():
 
 
 def test_attributes_say_which_part_of_a_caption_is_right():
-    assert gm_attributes(42, 40, 40) == {"instrument": "cello", "register": "low", "dynamics": "soft"}
+    assert gm_attributes(42, 40, 40) == {"instrument": "cello", "register": "low", "dynamics": "soft",
+                                         "pattern": "single"}
     assert caption_has("A cello plays a single low note softly", "instrument", "cello")
     assert not caption_has("a cellophane crackles", "instrument", "cello")  # whole words only
     assert caption_has("one high nylon acoustic guitar note", "instrument", "nylon acoustic guitar")
@@ -148,10 +150,50 @@ def test_attributes_say_which_part_of_a_caption_is_right():
     captions = pd.DataFrame({"system": "s", "seed": 0, "split": "test", "clip_id": test["clip_id"],
                              "caption": first[:-2] + ["a loud middle note", "an owl"]})
     acc = attribute_accuracy(captions, cset.clips).set_index("attribute")
-    assert acc["n_clips"].tolist() == [4, 4, 4]  # the Tux Paint clip has no attributes to check
+    assert acc["n_clips"].tolist() == [4, 4, 4, 4]  # the Tux Paint clip has no attributes to check
     assert acc.loc["instrument", "accuracy"] == 0.75 and acc.loc["register", "accuracy"] == 1.0
     assert acc.loc["dynamics", "accuracy"] == 1.0 and acc.loc["register", "majority"] == 1.0
     assert attribute_accuracy(captions, cset.clips.drop(columns="instrument")).empty
+
+
+def test_every_template_of_a_pattern_says_its_pattern_and_no_other():
+    for program in range(112):  # every pitched GM program can play a phrase, a chord or a duet
+        for pattern in PATTERNS:
+            second = 40 if pattern == "duet" else -1
+            refs = gm_references(program, 60, 100, 5, pattern=pattern, program2=second)
+            assert len(set(refs)) == 5, (program, pattern)
+            assert all(caption_has(r, "pattern", pattern) for r in refs), (program, pattern, refs)
+            assert all(caption_has(r, "instrument", gm_instrument(program)) for r in refs)
+            if pattern == "duet":
+                assert all(caption_has(r, "instrument", gm_instrument(40)) for r in refs)
+    for program in (128, 122):  # the drum kit and a sound effect play single notes only
+        assert all(caption_has(r, "pattern", "single") for r in gm_references(program, 38, 100, 5))
+    assert not caption_has("a cello plays a rising chord", "pattern", "chord")  # two patterns: no answer
+    assert not caption_has("a cello note", "pattern", "phrase") and caption_has("a cello note", "pattern", "single")
+    with pytest.raises(ValueError, match="only of a duet"):
+        gm_references(0, 60, 100, 3, pattern="duet")
+    with pytest.raises(ValueError, match="only of a duet"):
+        gm_references(0, 60, 100, 3, pattern="chord", program2=40)
+    with pytest.raises(ValueError, match="pitched GM programs"):
+        gm_attributes(128, 38, 100, "phrase")
+    with pytest.raises(ValueError, match="pattern must be"):
+        gm_attributes(0, 60, 100, "arpeggio")
+
+
+def test_scenes_join_the_caption_set_as_their_own_source_with_their_pattern():
+    gm = pd.concat([_gm(8, "train", "fluidr3"), _gm(4, "test", "timgm6mb")], ignore_index=True)
+    scenes = pd.DataFrame({"clip_id": ["s/a", "s/b", "s/c"], "audio_path": "z.flac", "split": ["train", "test", "test"],
+                           "program": [0, 40, 24], "pitch": [48, 60, 72], "velocity": [40, 100, 127],
+                           "pattern": ["phrase", "chord", "duet"], "program2": [-1, -1, 73]})
+    tux = pd.DataFrame(columns=["clip_id", "audio_path", "split", "caption"])
+    cset = embedded_caption_set(gm, tux, scenes=scenes, references_per_clip=3, valid_fraction=0.0)
+    part = cset.clips[cset.clips["source"] == "gm_scenes"].set_index("clip_id")
+    assert part["pattern"].tolist() == ["phrase", "chord", "duet"]
+    assert part.loc["s/a", "register"] == "low" and part.loc["s/a", "dynamics"] == "soft"
+    assert all("flute" in r and "nylon acoustic guitar" in r for r in part.loc["s/c", "references"])
+    assert set(cset.clips.loc[cset.clips["source"] == "gm", "pattern"]) == {"single"}
+    with pytest.raises(ValueError, match="no 'pattern' column"):
+        embedded_caption_set(gm, tux, scenes=scenes.drop(columns="pattern"))
 
 
 def test_attribute_probes_find_what_the_features_carry():
@@ -170,6 +212,7 @@ def test_attribute_probes_find_what_the_features_carry():
     assert table.loc[("probe:noise", "register"), "accuracy"] < 0.7
     assert table.loc[("probe:noise", "register"), "majority"] == pytest.approx(1 / 3)
     assert set(table["n_clips"]) == {24} and set(table["split"]) == {"test"}
+    assert "pattern" not in set(table.index.get_level_values("attribute"))  # one value: no probe to fit
 
 
 def test_caption_table_in_iso_8859_1_is_read_and_empty_captions_dropped(tmp_path):
@@ -341,3 +384,35 @@ def test_caption_command_captions_files_with_a_saved_captioner(tmp_path, capsys)
     assert lines == [f"{paths[0]}\ta low hum", f"{paths[1]}\ta high beep"]
     assert main(["caption", paths[0], "--captioner", str(tmp_path / "nothing")]) == 2
     assert "not a captioner folder" in capsys.readouterr().err
+
+
+def test_a_captioner_on_segment_sequences_hears_order_and_the_cli_cuts_files_the_same_way(tmp_path, capsys):
+    """Low-then-high and high-then-low have the same log-mel statistics as whole clips; cut into two
+    segments they differ, so only a captioner on the segment sequence can say which way the pitch goes."""
+    import soundfile as sf
+
+    from w2clib.cli import main
+    from w2clib.evaluate.baselines import get_baseline
+    from w2clib.evaluate.embeddings import segmented_embedder
+
+    t = np.arange(8000) / 16000
+    low, high = (0.5 * np.sin(2 * np.pi * f * t) for f in (220.0, 1760.0))
+    paths = []
+    for name, wave in (("up", np.concatenate([low, high])), ("down", np.concatenate([high, low]))):
+        paths.append(str(tmp_path / f"{name}.wav"))
+        sf.write(paths[-1], wave.astype(np.float32), 16000, subtype="FLOAT")
+    whole = get_baseline("logmel_stats").embed(paths)
+    np.testing.assert_allclose(whole[0], whole[1], rtol=0.02, atol=0.05)  # order is (nearly) invisible to them
+    seg = segmented_embedder(get_baseline("logmel_stats"), 2)
+    x = seg.embed(paths)
+    assert x.shape == (2, 2 * whole.shape[1]) and seg.settings["segments"] == 2
+    np.testing.assert_allclose(x[0, :whole.shape[1]], x[1, whole.shape[1]:], atol=1e-4)  # the parts, in order
+    cfg = DecoderConfig(prefix_length=2, d_model=16, n_layers=1, n_heads=2, dim_feedforward=32, epochs=30,
+                        batch_size=4, lr=5e-3, beam_size=1, dropout=0.0)
+    train_captioner(np.tile(x, (8, 1)), [["rising pitch"], ["falling pitch"]] * 8, cfg,
+                    embedder={"name": "logmel_stats", "segments": 2}).save(tmp_path / "cap")
+    assert main(["caption", *paths, "--captioner", str(tmp_path / "cap")]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == [f"{paths[0]}\trising pitch", f"{paths[1]}\tfalling pitch"]
+    assert segmented_embedder(seg, 1) is seg
+    with pytest.raises(ValueError, match="segments must be >= 1"):
+        segmented_embedder(seg, 0)

@@ -18,8 +18,9 @@
 #
 # Offline (`smoke`, `mini`) the caption set is built from the embedded data: **General MIDI renders**
 # whose references are *templated, not human-written* (instrument, register low/middle/high,
-# dynamics soft/loud; every clip is a single note) -- train on the FluidR3 soundfont, test on
-# TimGM6mb -- and **Tux Paint** stamp sounds with their one human caption (held-out concepts test).
+# dynamics soft/loud, pattern: a single note, or -- `captioning.scenes` -- a rising phrase, a chord or
+# two instruments together) -- train on the FluidR3 soundfont, test on TimGM6mb -- and **Tux Paint**
+# stamp sounds with their one human caption (held-out concepts test).
 # The `paper` profile runs Clotho v2.1: development -> validation (model selection) -> evaluation.
 
 # %% tags=["parameters"]
@@ -65,8 +66,8 @@ print("Wav2CLIP captioner saved for `w2clib caption`:", out.captioner_dir)
 # %% [markdown]
 # ## Scores on the test split
 # Mean ± standard deviation over the captioner seeds (`captioning.seeds`; the decoder-free baselines have
-# none); `gm` and `tuxpaint` are the two halves of the embedded test split (unseen soundfont; held-out Tux
-# Paint concepts).
+# none); `gm` (single notes), `gm_scenes` (phrases, chords, duets) and `tuxpaint` are the parts of the
+# embedded test split (unseen soundfont; held-out Tux Paint concepts).
 
 # %%
 cap = pd.read_csv(P.results_dir / "captioning.csv")
@@ -79,9 +80,9 @@ wide
 
 # %% [markdown]
 # ## What the captions get right
-# On the GM renders the references say three things, so each can be checked on its own: the share of test
-# captions that name the rendered instrument, the right register and the right dynamics (whole words;
-# leaving one out counts as wrong), mean over seeds; `probe:<model>` rows ask whether the attribute is in the
+# On the GM renders the references say four things, so each can be checked on its own: the share of test
+# captions that name the rendered instrument, the right register, the right dynamics and the right pattern
+# (whole words; leaving one out counts as wrong), mean over seeds; `probe:<model>` rows ask whether the attribute is in the
 # features at all (a linear probe trained on the training clips, scored on the test clips); the last row is
 # what always saying the most frequent value scores. Empty on Clotho, whose captions are free text.
 

@@ -30,6 +30,8 @@ DATASETS: dict[str, str] = {
     "real_sounds": "w2clib.data.embedded.realsounds:REAL_SOUNDS",
     "gm_fluidr3": "w2clib.data.embedded.soundfonts:GM_FLUIDR3",
     "gm_timgm6mb": "w2clib.data.embedded.soundfonts:GM_TIMGM6MB",
+    "gm_scenes_fluidr3": "w2clib.data.embedded.scenes:GM_SCENES_FLUIDR3",
+    "gm_scenes_timgm6mb": "w2clib.data.embedded.scenes:GM_SCENES_TIMGM6MB",
 }
 
 

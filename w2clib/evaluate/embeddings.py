@@ -36,6 +36,7 @@ __all__ = [
     "Embedder",
     "Embeddings",
     "model_embedder",
+    "segmented_embedder",
     "model_fingerprint",
     "manifest_fingerprint",
     "cache_key",
@@ -158,6 +159,44 @@ def model_embedder(
         "api": "embed_files",
     }
     return Embedder(name, model_fingerprint(model), embed, settings)
+
+
+def segmented_embedder(base: Embedder, segments: int) -> Embedder:
+    """``base`` applied to ``segments`` equal consecutive parts of every file, the parts' features
+    concatenated in time order: (n, segments * D).
+
+    A sequence of window embeddings (what ``embed_audio(..., frame_length, hop_length)`` gives for one
+    file) in a fixed-size form that any feature recipe can produce and the caches can key: each part is
+    written to a temporary float WAV at 16 kHz (lossless) and embedded exactly as a whole file would be.
+    ``segments == 1`` returns ``base`` itself.
+    """
+    if int(segments) < 1:
+        raise ValueError(f"segments must be >= 1, got {segments}")
+    if segments == 1:
+        return base
+
+    def embed(paths: Sequence[str]) -> np.ndarray:
+        import tempfile
+
+        import soundfile as sf
+
+        from ..audio import SAMPLE_RATE, load_audio
+
+        with tempfile.TemporaryDirectory(prefix="w2c_segments_") as tmp:
+            parts = []
+            for i, path in enumerate(paths):
+                wave = load_audio(path)
+                if len(wave) < segments:
+                    raise ValueError(f"{path}: {len(wave)} samples cannot be cut into {segments} segments")
+                bounds = np.linspace(0, len(wave), segments + 1).round().astype(int)
+                for k in range(segments):
+                    part = Path(tmp) / f"{i:06d}_{k:02d}.wav"
+                    sf.write(part, wave[bounds[k]:bounds[k + 1]], SAMPLE_RATE, subtype="FLOAT")
+                    parts.append(str(part))
+            x = np.asarray(base.embed(parts), dtype=np.float32)
+        return x.reshape(len(paths), segments * x.shape[1])
+
+    return Embedder(base.name, base.fingerprint, embed, {**base.settings, "segments": int(segments)})
 
 
 @dataclass

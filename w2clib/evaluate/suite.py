@@ -41,7 +41,7 @@ from ..data.base import Capabilities
 from .results import result_row
 from .config import EvaluateConfig, evaluate_config
 from .data_fraction import FitScore
-from .embeddings import Embedder, extract_embeddings, manifest_fingerprint, model_embedder
+from .embeddings import Embedder, extract_embeddings, manifest_fingerprint, model_embedder, segmented_embedder
 from .probes import ProbeResult, score, torch_threads
 from .protocols import (
     PROTOCOLS,
@@ -396,17 +396,20 @@ def _pool_manifest(ctx: EvalContext, evalset: EvalSet) -> pd.DataFrame:
     return evalset.manifest
 
 
-def features(ctx: EvalContext, evalset: EvalSet, model: str, *, progress: bool = True) -> np.ndarray:
-    """(n_clips, D) float32 features of ``model`` for ``evalset``'s rows, in manifest order.
+def features(ctx: EvalContext, evalset: EvalSet, model: str, *, progress: bool = True,
+             segments: int = 1) -> np.ndarray:
+    """(n_clips, D) float32 features of ``model`` for ``evalset``'s rows, in manifest order
+    (``segments`` > 1: of that many consecutive parts of each clip, concatenated: (n_clips, segments * D)).
 
     Extracted once per (model weights, pool of audio files, settings) into ``evaluate.cache_dir``
     under the run folder (:func:`w2clib.evaluate.embeddings.extract_embeddings`: resumable).
     """
-    key = ("features", model, evalset.pool)
+    key = ("features", model, evalset.pool) + ((segments,) if segments != 1 else ())
     if key not in ctx._memo:
         pool = _pool_manifest(ctx, evalset)
+        embedder = segmented_embedder(model_features(ctx, model), segments)
         with torch_threads(ctx.config.num_threads):
-            ctx._memo[key] = extract_embeddings(pool, model_features(ctx, model), ctx.cache_dir,
+            ctx._memo[key] = extract_embeddings(pool, embedder, ctx.cache_dir,
                                                 chunk_size=ctx.config.embed_chunk, progress=progress)
     return ctx._memo[key].aligned(evalset.manifest)
 

@@ -65,7 +65,7 @@ class DataConfig:
         base: dict[str, Any] = {}
         if name == "tuxpaint":
             base = dict(self.tuxpaint)
-        elif name.startswith("gm_"):
+        elif name in ("gm_fluidr3", "gm_timgm6mb"):  # the scene sets take SceneOptions, from `options`
             base = dict(self.gm)
         options = {**base, **self.options.get(name, {})}
         if isinstance(options.get("shard"), list):  # YAML has no tuples: shard: [i, n]

@@ -1,13 +1,19 @@
 """What a generated caption gets right, attribute by attribute, on clips whose references are templated.
 
 The n-gram metrics mix everything a caption says into one number.  On the embedded GM renders the
-references say three things -- the instrument, the register (low / middle / high) and the dynamics
-(soft / loud) -- so each can be checked separately:
+references say four things -- the instrument, the register (low / middle / high), the dynamics
+(soft / loud) and the pattern (a single note, a rising phrase, a chord, two instruments together) -- so
+each can be checked separately:
 
-* ``instrument``: the caption contains the instrument's name as a whole-word phrase;
+* ``instrument``: the caption contains the (first) instrument's name as a whole-word phrase;
 * ``register``: it contains the right register word and neither of the other two;
 * ``dynamics``: it contains the right dynamics word (``soft``/``softly`` or ``loud``/``loudly``) and not
-  the other.
+  the other;
+* ``pattern``: it names the right pattern and no other (``rising``/``phrase``, ``chord``,
+  ``together``/``duet``; a single note is right when the caption names none of them -- every reference
+  template of a pattern says its word, see :mod:`.dataset`).
+
+A probe is fitted only for an attribute with at least two values on the training clips.
 
 A caption that leaves an attribute out counts as wrong for it.  :func:`attribute_probes` asks the
 question one step earlier: is the attribute in the embedding at all?  A linear probe (the project's,
@@ -35,6 +41,7 @@ COLUMNS = ["system", "seed", "split", "attribute", "accuracy", "majority", "n_cl
 _WORDS = {
     "register": {"low": {"low"}, "middle": {"middle"}, "high": {"high"}},
     "dynamics": {"soft": {"soft", "softly"}, "loud": {"loud", "loudly"}},
+    "pattern": {"single": set(), "phrase": {"rising", "phrase"}, "chord": {"chord"}, "duet": {"together", "duet"}},
 }
 
 
@@ -54,7 +61,7 @@ def caption_has(caption: str, attribute: str, value: str) -> bool:
     if value not in options:
         raise ValueError(f"{attribute} value must be one of {sorted(options)}, got {value!r}")
     said = {name for name, forms in options.items() if forms & set(words)}
-    return said == {value}
+    return said == ({value} if options[value] else set())  # a value without words: none of the others said
 
 
 def _with_attributes(clips: pd.DataFrame) -> np.ndarray:
@@ -86,7 +93,7 @@ def attribute_accuracy(captions: pd.DataFrame, clips: pd.DataFrame) -> pd.DataFr
     records = []
     for (system, seed, split), part in scored.groupby(["system", "seed", "split"], sort=False):
         truth = known.loc[part["clip_id"]]
-        for attribute in ATTRIBUTES:
+        for attribute in [a for a in ATTRIBUTES if a in known]:
             hits = [caption_has(c, attribute, v) for c, v in zip(part["caption"], truth[attribute])]
             records.append({"system": system, "seed": int(seed), "split": split, "attribute": attribute,
                             "accuracy": sum(hits) / len(hits),
@@ -115,9 +122,11 @@ def attribute_probes(features: dict[str, np.ndarray], clips: pd.DataFrame, *, se
     if not fit.any() or not test.any():
         return pd.DataFrame(columns=COLUMNS)
     records = []
-    for attribute in ATTRIBUTES:
+    for attribute in [a for a in ATTRIBUTES if a in clips]:
         values = clips[attribute].astype(str).to_numpy()
         classes = sorted(set(values[fit]))
+        if len(classes) < 2:  # nothing to learn (the pattern of a set without scenes)
+            continue
         index = {v: i for i, v in enumerate(classes)}
         y_fit = np.array([index[v] for v in values[fit]], dtype=np.int64)
         y_test = values[test]

@@ -23,6 +23,10 @@ class CaptioningConfig:
     seeds: list[int] = field(default_factory=lambda: [0])  # one captioner per (model, seed)
     decoder_kind: str = "prefix"  # "prefix" (small Transformer from scratch) or "gpt2" (user machines)
     decoder: dict[str, Any] = field(default_factory=dict)  # overrides of DecoderConfig fields
+    input_segments: int = 1  # 1: the clip embedding; k > 1: the embeddings of k equal consecutive parts of the
+    #                          clip, concatenated in time order (a frame-level sequence as the prefix MLP's input)
+    scenes: dict[str, Any] | None = None  # embedded set: also render GM phrases, chords and duets with these
+    #                          SceneOptions (w2clib.data.embedded.scenes; {} = its defaults); None: single notes only
     references_per_clip: int = 4  # templated references per GM clip (embedded set; 1-5)
     valid_fraction: float = 0.1  # share of training clips used for model selection (embedded set)
     split_seed: int = 0  # salt of the hash that picks those validation clips
@@ -44,6 +48,15 @@ class CaptioningConfig:
         bad = sorted(set(self.metrics) - set(METRICS))
         if bad:
             raise ValueError(f"captioning.metrics: unknown {bad}; known: {list(METRICS)}")
+        if self.scenes is not None:
+            from ...data.embedded.scenes import SceneOptions
+
+            if self.dataset != "embedded":
+                raise ValueError("captioning.scenes adds rendered GM scenes to the embedded caption set; "
+                                 f"remove it for dataset {self.dataset!r}")
+            SceneOptions.from_options(self.scenes)  # unknown keys and bad values fail here, not mid-notebook
+        if int(self.input_segments) < 1:
+            raise ValueError(f"captioning.input_segments must be >= 1, got {self.input_segments}")
         if not self.seeds:
             raise ValueError("captioning.seeds must list at least one seed")
         self.decoder_config()

@@ -7,9 +7,10 @@
     the instrument by name (a drum kit clip: the GM percussion instrument of its key), the register
     (low / middle / high: MIDI keys 36-51 / 52-67 / 68-84), the dynamics (velocity <= 70: soft, else
     loud; clips are peak-normalised afterwards, so this is heard in the timbre, not the level) and the
-    pattern (always a single note: the renderer plays one note per clip).  Several paraphrase templates
-    give ``references_per_clip`` (3-5) references per clip.  FluidR3 renders train, TimGM6mb renders
-    (a soundfont never heard) test.
+    pattern: a single note (:mod:`w2clib.data.embedded.soundfonts`) or, with ``scenes``, a rising phrase,
+    a chord or two instruments together (:mod:`w2clib.data.embedded.scenes`; their register is the
+    root's, a duet names both instruments).  Several paraphrase templates give ``references_per_clip``
+    (3-5) references per clip.  FluidR3 renders train, TimGM6mb renders (a soundfont never heard) test.
   - **Tux Paint stamps**: one real human-written caption per stamp sound; concepts held out of
     pre-training are the test side.
 
@@ -49,7 +50,8 @@ __all__ = [
 SPLITS = ("train", "valid", "test")
 REGISTERS = ((51, "low"), (67, "middle"), (127, "high"))  # upper MIDI key (inclusive) -> register
 SOFT_MAX_VELOCITY = 70
-ATTRIBUTES = ("instrument", "register", "dynamics")  # what a GM clip's references describe
+ATTRIBUTES = ("instrument", "register", "dynamics", "pattern")  # what a GM clip's references describe
+PATTERNS = ("single", "phrase", "chord", "duet")  # "single": one note (every clip of the one-note sets)
 
 # GM percussion map (keys 35-81 of the drum channel), reduced to the instrument a listener would name.
 _DRUMS = {
@@ -80,6 +82,29 @@ _PERCUSSION = (
     "one {dyn} {inst} stroke",
     "the sound of {a_inst} hit once {dyn_adv}",
     "a drum kit plays a single {dyn} {inst} hit",
+)
+# Every template of a pattern says its pattern word ("rising"/"phrase", "chord", "together"/"duet"), and no
+# other pattern's: what a caption says about the pattern can then be read off its words (attributes.py).
+_PHRASE = (
+    "{a_inst} plays a rising {reg} phrase {dyn_adv}",
+    "four notes rising on {a_inst}, played {dyn_adv}",
+    "a {dyn} {reg} phrase going up on {a_inst}",
+    "the sound of {a_inst} playing a rising {dyn} phrase",
+    "{a_fam} instrument, {a_inst}, plays a {reg} phrase upwards",
+)
+_CHORD = (
+    "{a_inst} plays a {dyn} {reg} chord",
+    "a {reg} chord struck {dyn_adv} on {a_inst}",
+    "a chord of three notes on {a_inst}, played {dyn_adv}",
+    "the sound of {a_inst} playing one {dyn} chord",
+    "{a_fam} instrument, {a_inst}, holds a {reg} chord",
+)
+_DUET = (
+    "{a_inst} and {a_inst2} play a {reg} note together",
+    "{a_dyn} {reg} note on {a_inst} together with {a_inst2}",
+    "a duet of {a_inst} and {a_inst2}, played {dyn_adv}",
+    "the sound of {a_inst} and {a_inst2} playing together {dyn_adv}",
+    "{a_inst} joined by {a_inst2} in a {reg} duet",
 )
 _EFFECT = (
     "the sound of {inst}",
@@ -119,23 +144,37 @@ def gm_instrument(program: int, pitch: int | None = None) -> str:
     return " ".join(dict.fromkeys(phrase.split()))  # "bass and lead lead synth" -> "bass and lead synth"
 
 
-def gm_attributes(program: int, pitch: int, velocity: int) -> dict[str, str]:
-    """What the references of one rendered GM note say: ``instrument``, ``register``, ``dynamics``."""
+def gm_attributes(program: int, pitch: int, velocity: int, pattern: str = "single") -> dict[str, str]:
+    """What the references of one rendered GM clip say: ``instrument`` (the first one of a duet),
+    ``register``, ``dynamics`` and ``pattern``."""
+    if pattern not in PATTERNS:
+        raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
+    if pattern != "single" and not 0 <= int(program) < 112:
+        raise ValueError(f"a {pattern} is rendered only on pitched GM programs (0-111), got {program}")
     return {"instrument": gm_instrument(int(program), int(pitch)), "register": register(pitch),
-            "dynamics": "soft" if int(velocity) <= SOFT_MAX_VELOCITY else "loud"}
+            "dynamics": "soft" if int(velocity) <= SOFT_MAX_VELOCITY else "loud", "pattern": pattern}
 
 
-def gm_references(program: int, pitch: int, velocity: int, n: int = 4) -> list[str]:
-    """``n`` (1-5) templated descriptions of one rendered GM note (see the module docstring)."""
+def gm_references(program: int, pitch: int, velocity: int, n: int = 4, *, pattern: str = "single",
+                  program2: int = -1) -> list[str]:
+    """``n`` (1-5) templated descriptions of one rendered GM clip (see the module docstring); a duet's
+    second instrument is ``program2``."""
     if not 1 <= n <= 5:
         raise ValueError(f"references per GM clip must be 1-5, got {n}")
-    attributes = gm_attributes(program, pitch, velocity)
+    attributes = gm_attributes(program, pitch, velocity, pattern)
+    if (pattern == "duet") != (int(program2) >= 0):
+        raise ValueError(f"program2 is the second instrument of a duet and only of a duet (pattern {pattern!r}, "
+                         f"program2 {program2})")
     inst, dyn = attributes["instrument"], attributes["dynamics"]
     soft = dyn == "soft"
     values = {"inst": inst, "a_inst": _a(inst), "reg": attributes["register"], "dyn": dyn, "a_dyn": _a(dyn),
               "dyn_adv": "softly" if soft else "loudly",
               "a_fam": _a(gm_family(int(program)))}
-    templates = (_PERCUSSION if program == DRUM_KIT else _EFFECT if program in _EFFECTS else _MELODIC)
+    if pattern == "duet":
+        second = gm_instrument(int(program2), int(pitch))
+        values.update({"inst2": second, "a_inst2": _a(second)})
+    templates = {"phrase": _PHRASE, "chord": _CHORD, "duet": _DUET}.get(pattern) or (
+        _PERCUSSION if program == DRUM_KIT else _EFFECT if program in _EFFECTS else _MELODIC)
     return [t.format(**values) for t in templates[:n]]
 
 
@@ -187,10 +226,26 @@ def _finish(name: str, clips: pd.DataFrame, description: str, dropped: dict[str,
     return CaptionSet(name, clips, description, dropped)
 
 
+def _gm_part(gm: pd.DataFrame, source: str, references_per_clip: int) -> pd.DataFrame:
+    missing = [c for c in ("clip_id", "audio_path", "split", "program", "pitch", "velocity") if c not in gm]
+    if missing:
+        raise ValueError(f"the {source} manifest lacks columns {missing}; load it with w2clib.data.embedded")
+    patterns = gm["pattern"].astype(str) if "pattern" in gm else pd.Series("single", index=gm.index)
+    second = gm["program2"].astype(int) if "program2" in gm else pd.Series(-1, index=gm.index)
+    clips = list(zip(gm["program"], gm["pitch"], gm["velocity"], patterns, second))
+    return pd.DataFrame({
+        "clip_id": gm["clip_id"].astype(str), "audio_path": gm["audio_path"].astype(str),
+        "split": gm["split"].astype(str), "source": source,
+        "references": [gm_references(p, k, v, references_per_clip, pattern=t, program2=q) for p, k, v, t, q in clips],
+        **pd.DataFrame([gm_attributes(p, k, v, t) for p, k, v, t, _ in clips], columns=list(ATTRIBUTES)).to_dict("list"),
+    })
+
+
 def embedded_caption_set(
     gm: pd.DataFrame,
     tuxpaint: pd.DataFrame,
     *,
+    scenes: pd.DataFrame | None = None,
     references_per_clip: int = 4,
     valid_fraction: float = 0.1,
     seed: int = 0,
@@ -200,23 +255,19 @@ def embedded_caption_set(
     Args:
         gm: GM render manifest rows (``clip_id, audio_path, split`` train/test, ``program, pitch, velocity``).
         tuxpaint: Tux Paint manifest rows (``clip_id, audio_path, split, caption``).
+        scenes: GM scene manifest rows (the columns of ``gm`` plus ``pattern, program2``), source ``gm_scenes``.
         references_per_clip: templated references per GM clip (1-5).
         valid_fraction: share of training clips moved to ``valid`` (by a seeded hash of the clip id).
     """
     if not 0 <= valid_fraction < 1:
         raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
-    missing = [c for c in ("clip_id", "audio_path", "split", "program", "pitch", "velocity") if c not in gm]
-    if missing:
-        raise ValueError(f"the GM manifest lacks columns {missing}; load it with w2clib.data.embedded")
     if "caption" not in tuxpaint:
         raise ValueError("the Tux Paint manifest has no 'caption' column")
-    notes = list(zip(gm["program"], gm["pitch"], gm["velocity"]))
+    if scenes is not None and "pattern" not in scenes:
+        raise ValueError("the scene manifest has no 'pattern' column; load it with w2clib.data.embedded.scenes")
     parts = [
-        pd.DataFrame({"clip_id": gm["clip_id"].astype(str), "audio_path": gm["audio_path"].astype(str),
-                      "split": gm["split"].astype(str), "source": "gm",
-                      "references": [gm_references(p, k, v, references_per_clip) for p, k, v in notes],
-                      **pd.DataFrame([gm_attributes(p, k, v) for p, k, v in notes],
-                                     columns=list(ATTRIBUTES)).to_dict("list")}),
+        _gm_part(gm, "gm", references_per_clip),
+        *([_gm_part(scenes, "gm_scenes", references_per_clip)] if scenes is not None else []),
         pd.DataFrame({"clip_id": tuxpaint["clip_id"].astype(str), "audio_path": tuxpaint["audio_path"].astype(str),
                       "split": tuxpaint["split"].astype(str), "source": "tuxpaint",
                       "references": [[c] for c in tuxpaint["caption"]]}),
@@ -228,8 +279,9 @@ def embedded_caption_set(
     bad = sorted(set(clips["split"]) - set(SPLITS))
     if bad:
         raise ValueError(f"unexpected split values {bad}; the embedded manifests use train/test")
+    what = "GM notes" + (", phrases, chords and duets" if scenes is not None else "")
     return _finish("embedded_captions", clips,
-                   "GM renders (templated captions; train FluidR3, test TimGM6mb) + Tux Paint stamps "
+                   f"{what} rendered (templated captions; train FluidR3, test TimGM6mb) + Tux Paint stamps "
                    "(one human caption; held-out concepts test)", {})
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..embeddings import segmented_embedder
 from .decoder import Captioner, load_captioner
 
 __all__ = ["embed_for", "caption_files"]
@@ -19,15 +20,18 @@ def embed_for(captioner: Captioner, paths: Sequence[PathLike], *, checkpoint: st
     """(n_files, D) float32 inputs of ``captioner``, computed the way its training features were.
 
     A Wav2CLIP captioner uses ``checkpoint`` (default: the checkpoint it was trained on, whose SHA-256
-    must match the recorded one); a ``logmel_stats`` captioner computes log-mel statistics.
+    must match the recorded one); a ``logmel_stats`` captioner computes log-mel statistics.  A captioner
+    trained on segment sequences (``captioning.input_segments``) gets its files cut the same way.
 
     Raises:
         ValueError: a captioner of another kind, or an encoder other than the one it was trained on.
     """
     name = captioner.embedder.get("name", "")
+    segments = int(captioner.embedder.get("segments", 1))  # captioners saved before segments existed: 1
     files = [str(p) for p in paths]
     if name == "wav2clip":
-        from ...api import embed_files, load_model
+        from ...api import load_model
+        from ..embeddings import model_embedder
 
         source = checkpoint or captioner.embedder.get("checkpoint")
         if not source:
@@ -38,13 +42,15 @@ def embed_for(captioner: Captioner, paths: Sequence[PathLike], *, checkpoint: st
         if expected and got and got != expected:
             raise ValueError(f"the captioner was trained on embeddings of checkpoint {expected[:12]}..., but "
                              f"{source} is {got[:12]}...; pass the encoder it was trained with (--checkpoint)")
-        return np.asarray(embed_files(files, model, batch_size=batch_size), dtype=np.float32)
-    if name == "logmel_stats":
+        embedder = model_embedder(model, batch_size=batch_size)
+    elif name == "logmel_stats":
         from ..baselines import get_baseline
 
-        return np.asarray(get_baseline("logmel_stats").embed(files), dtype=np.float32)
-    raise ValueError(f"captioners on {name or 'unknown'!r} features cannot caption new files here; "
-                     "use one trained on wav2clip (notebook 09 saves <run_dir>/captioner)")
+        embedder = get_baseline("logmel_stats")
+    else:
+        raise ValueError(f"captioners on {name or 'unknown'!r} features cannot caption new files here; "
+                         "use one trained on wav2clip (notebook 09 saves <run_dir>/captioner)")
+    return np.asarray(segmented_embedder(embedder, segments).embed(files), dtype=np.float32)
 
 
 def caption_files(paths: Sequence[PathLike], captioner_dir: PathLike, *, checkpoint: str | None = None,

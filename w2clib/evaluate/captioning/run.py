@@ -35,7 +35,7 @@ from .decoder import Captioner, load_captioner, train_captioner
 from .gpt2 import require_gpt2
 from .metrics import score_runs
 
-__all__ = ["CaptioningOutput", "caption_set_for", "captioning_table", "system_name"]
+__all__ = ["CaptioningOutput", "caption_set_for", "captioning_table", "scene_set", "system_name"]
 
 SCORED_SPLITS = ("valid", "test")
 
@@ -65,7 +65,10 @@ def caption_set_for(ctx: EvalContext, cfg: CaptioningConfig) -> tuple[CaptionSet
     """The caption set of ``cfg.dataset`` and the evaluation sets whose features it reads."""
     if cfg.dataset == "embedded":
         sets = evaluation_sets(ctx, ["gm_families", "tuxpaint"])
+        if cfg.scenes is not None:
+            sets["gm_scenes"] = scene_set(cfg.scenes)
         cset = embedded_caption_set(sets["gm_families"].manifest, sets["tuxpaint"].manifest,
+                                    scenes=sets["gm_scenes"].manifest if "gm_scenes" in sets else None,
                                     references_per_clip=cfg.references_per_clip,
                                     valid_fraction=cfg.valid_fraction, seed=cfg.split_seed)
         return cset, sets
@@ -77,12 +80,25 @@ def caption_set_for(ctx: EvalContext, cfg: CaptioningConfig) -> tuple[CaptionSet
     return clotho_caption_set(manifest), {"clotho": EvalSet("clotho", manifest, "clotho_all", "Clotho v2.1")}
 
 
+def scene_set(options: Mapping[str, Any]) -> EvalSet:
+    """The GM scenes (FluidR3 = train, TimGM6mb = test) rendered with ``options`` (idempotent: rendered
+    clips are cached in the data home) as one evaluation set with its own feature pool."""
+    from ...data import load_manifest, prepare
+
+    parts = []
+    for name in ("gm_scenes_fluidr3", "gm_scenes_timgm6mb"):
+        prepare(name, **options)
+        parts.append(load_manifest(name, **options))
+    return EvalSet("gm_scenes", pd.concat(parts, ignore_index=True), "gm_scenes",
+                   "GM phrases, chords and duets; train FluidR3 renders, test TimGM6mb renders")
+
+
 def _inputs(ctx: EvalContext, cset: CaptionSet, sets: Mapping[str, EvalSet], model: str,
-            progress: bool) -> np.ndarray:
-    """(n_clips, D) features of ``model`` row-aligned with ``cset.clips``."""
+            progress: bool, segments: int = 1) -> np.ndarray:
+    """(n_clips, segments * D) features of ``model`` row-aligned with ``cset.clips``."""
     by_id: dict[str, np.ndarray] = {}
     for evalset in sets.values():
-        x = features(ctx, evalset, model, progress=progress)
+        x = features(ctx, evalset, model, progress=progress, segments=segments)
         by_id.update(zip(evalset.manifest["clip_id"].astype(str), x))
     missing = [c for c in cset.clips["clip_id"] if c not in by_id]
     if missing:
@@ -110,7 +126,7 @@ def _captioner(ctx: EvalContext, cfg: CaptioningConfig, cset: CaptionSet, x: np.
     split = cset.clips["split"].to_numpy()
     refs = cset.clips["references"].tolist()
     train, valid = np.flatnonzero(split == "train"), np.flatnonzero(split == "valid")
-    embedder = {"name": model, "dataset": cset.name}
+    embedder = {"name": model, "dataset": cset.name, "segments": int(cfg.input_segments)}
     if model == "wav2clip":
         embedder.update({"checkpoint": str(ctx.checkpoint), "checkpoint_sha256": ctx.checkpoint_sha256})
     language_model = require_gpt2() if cfg.decoder_kind == "gpt2" else None  # a fresh copy per captioner
@@ -146,7 +162,7 @@ def _captioning_table(ctx: EvalContext, cfg: CaptioningConfig, progress: bool) -
     saved = None
     feats: dict[str, np.ndarray] = {}
     for model in cfg.models:
-        feats[model] = _inputs(ctx, cset, sets, model, progress)
+        feats[model] = _inputs(ctx, cset, sets, model, progress, cfg.input_segments)
         for seed in cfg.seeds:
             captioner = _captioner(ctx, cfg, cset, feats[model], model, seed, progress)
             if model == "wav2clip" and seed == cfg.seeds[0]:
@@ -178,9 +194,9 @@ def _baselines(ctx: EvalContext, cfg: CaptioningConfig, cset: CaptionSet, sets: 
             out.append(pd.DataFrame({"system": "constant", "seed": 0, "split": name, "clip_id": part["clip_id"],
                                      "caption": ctx._memo["constant"][0]}))
         if "retrieval" in cfg.baselines:
-            if "wav2clip" not in feats:
-                feats["wav2clip"] = _inputs(ctx, cset, sets, "wav2clip", progress)
-            x = feats["wav2clip"]
+            # the clip embedding, which lives in the teacher's space (not the captioners' segment sequence)
+            x = feats["wav2clip"] if "wav2clip" in feats and cfg.input_segments == 1 else \
+                _inputs(ctx, cset, sets, "wav2clip", progress)
             texts = distinct_captions(train_refs)
             key = ("caption_text_embeddings", cset.name, len(texts))
             if key not in ctx._memo:
