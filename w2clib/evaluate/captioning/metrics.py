@@ -92,7 +92,10 @@ def spice_unavailable() -> str | None:
     missing = [n for n in ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")
                if not (lib / n).is_file()]
     if missing:
-        return (f"SPICE needs Stanford CoreNLP 3.6.0 ({', '.join(missing)}) in {lib}; pycocoevalcap downloads "
+        # the folder is named relative to the package: results files carry this note and must not
+        # depend on where the virtual environment lives
+        return (f"SPICE needs Stanford CoreNLP 3.6.0 ({', '.join(missing)}) in pycocoevalcap's spice/lib "
+                "folder; pycocoevalcap downloads "
                 "it from nlp.stanford.edu on first use -- run `python -m w2clib.evaluate.captioning.metrics "
                 "--get-spice` on a machine with internet access")
     return None
