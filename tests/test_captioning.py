@@ -416,3 +416,15 @@ def test_a_captioner_on_segment_sequences_hears_order_and_the_cli_cuts_files_the
     assert segmented_embedder(seg, 1) is seg
     with pytest.raises(ValueError, match="segments must be >= 1"):
         segmented_embedder(seg, 0)
+
+
+def test_captioning_config_refuses_scenes_off_the_embedded_set_and_bad_segments():
+    from w2clib.evaluate.captioning.config import CaptioningConfig
+
+    assert CaptioningConfig(scenes={"scenes_per_pattern": 2}).scenes == {"scenes_per_pattern": 2}
+    with pytest.raises(ValueError, match="embedded caption set"):
+        CaptioningConfig(dataset="clotho", scenes={})
+    with pytest.raises(ValueError, match="scenes_per_pattrn"):
+        CaptioningConfig(scenes={"scenes_per_pattrn": 2})  # a typo fails when the profile is read
+    with pytest.raises(ValueError, match="input_segments"):
+        CaptioningConfig(input_segments=0)

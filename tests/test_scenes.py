@@ -53,7 +53,7 @@ def test_scene_options_refuse_what_cannot_be_rendered():
         SceneOptions(programs=(0, 1))
     with pytest.raises(ValueError, match="grid holds only"):
         plan_scenes(SceneOptions(programs=(0, 40), root_range=(60, 60), velocities=(100,), scenes_per_pattern=2))
-    with pytest.raises(ValueError, match="scenes_per_pattrn|unknown|scenes_per_pattrn"):
+    with pytest.raises(ValueError, match="scenes_per_pattrn"):
         SceneOptions.from_options({"scenes_per_pattrn": 2})
 
 
