@@ -156,3 +156,31 @@ def test_a_failing_notebook_stops_the_run_without_a_stamp(project):
 def test_unknown_profile_lists_the_available_ones(project):
     with pytest.raises(FileNotFoundError, match="available: tiny"):
         pipeline.run_pipeline("huge")
+
+
+def test_too_little_free_disk_stops_before_the_next_notebook_and_a_rerun_resumes(project, in_process, monkeypatch,
+                                                                                  capsys):
+    from collections import namedtuple
+
+    from w2clib import diskspace
+
+    root, log = project
+    usage = namedtuple("usage", "total used free")
+    free = {"gib": 5.0}
+    monkeypatch.setattr(diskspace.shutil, "disk_usage", lambda path: usage(0, 0, int(free["gib"] * diskspace.GIB)))
+    need = ["outputs.min_free_gib=2"]
+    assert pipeline.run_pipeline("tiny", overrides=need) == 0  # enough space (the override reruns all three)
+    assert len(runs(log)) == 6
+    nb = root / "notebooks/01_second.ipynb"
+    nb.write_text(nb.read_text().replace("01_second", "01_second_v2"))  # 01 and 02 must run again
+    free["gib"] = 0.5
+    assert pipeline.run_pipeline("tiny", overrides=need) == 1
+    err = capsys.readouterr().err
+    assert "01_second not started: only 0.5 GiB free" in err and "at least 2 GiB (outputs.min_free_gib)" in err
+    assert "run folder" in err and str(root / "runs/tiny") in err
+    assert len(runs(log)) == 6 and (root / "runs/tiny/stamps/00_first.json").exists()  # nothing ran, 00 kept
+    free["gib"] = 5.0
+    assert pipeline.run_pipeline("tiny", overrides=need) == 0  # resumes at 01
+    assert runs(log)[6:] == ["01_second_v2 tiny", "02_third tiny"]
+    with pytest.raises(ValueError, match="min_free_gib must be a number of GiB >= 0"):
+        pipeline.run_pipeline("tiny", overrides=["outputs.min_free_gib=-1"])

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 
 from ._io import atomic_write_json, environment
 from .config import Profile, load_profile, project_root
+from .diskspace import free_space_problems, min_free_gib, written_folders
 
 __all__ = ["list_notebooks", "select_notebooks", "notebook_keys", "run_pipeline", "main"]
 
@@ -149,6 +150,7 @@ def _run_notebooks(profile: Profile, only: str | None, start: str | None, force:
     if not notebooks:
         raise SystemExit("no notebooks/NN_*.ipynb found")
     keys = notebook_keys(notebooks, profile)
+    need_gib = min_free_gib(profile.section("outputs"), where=f"profile {profile.path}")
     out_dir, stamp_dir = profile.run_dir / "notebooks", profile.run_dir / "stamps"
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp_dir.mkdir(parents=True, exist_ok=True)
@@ -169,6 +171,11 @@ def _run_notebooks(profile: Profile, only: str | None, start: str | None, force:
         if not force and saved.get("key") == keys[nb] and saved.get("after") == run_id(previous[nb]):
             print(f"[{profile.name}] {nb.stem}: up to date (stamp {stamp.relative_to(project_root())})")
             continue
+        short = free_space_problems(written_folders(profile.run_dir), need_gib)
+        if short:  # before the notebook starts: a full disk mid-notebook is a traceback from some library
+            for problem in short:
+                print(f"[{profile.name}] {nb.stem} not started: {problem}", file=sys.stderr)
+            return 1
         stamp.unlink(missing_ok=True)
         print(f"[{profile.name}] {nb.stem}: running ...", flush=True)
         began = time.time()
