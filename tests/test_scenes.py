@@ -101,3 +101,13 @@ def test_scene_dataset_renders_caches_and_describes_each_clip(scene_sf2, tmp_pat
     stamp = (folder / "info.json").stat().st_mtime_ns
     again = GM_SCENES_TIMGM6MB.prepare(tmp_path / "home", **opts)  # idempotent: nothing re-rendered
     assert again == folder and (folder / "info.json").stat().st_mtime_ns == stamp
+
+
+def test_the_prepare_command_names_every_registered_dataset(capsys):
+    from w2clib.cli import main
+    from w2clib.data import DATASETS
+
+    with pytest.raises(SystemExit):
+        main(["prepare", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(name in text for name in DATASETS), [n for n in DATASETS if n not in text]
