@@ -29,12 +29,20 @@ from typing import Any
 
 import numpy as np
 
-from ...audio import SAMPLE_RATE
 from ...config import section_config
-from .soundfonts import FLUIDR3, TIMGM6MB, ClipSpec, Note, SoundFont, SoundFontDataset, note_fields
+from .soundfonts import (
+    FLUIDR3,
+    TIMGM6MB,
+    ClipSpec,
+    Note,
+    SoundFont,
+    SoundFontDataset,
+    check_render_settings,
+    note_fields,
+)
 from .tables import gm_family, gm_program_name
 
-__all__ = ["PATTERNS", "SceneOptions", "SceneDataset", "GM_SCENES_FLUIDR3", "GM_SCENES_TIMGM6MB", "plan_scenes"]
+__all__ = ["PATTERNS", "PITCHED_PROGRAMS", "SceneOptions", "SceneDataset", "GM_SCENES_FLUIDR3", "GM_SCENES_TIMGM6MB", "plan_scenes"]
 
 PATTERNS = ("phrase", "chord", "duet")
 PHRASE_STEPS = (0, 4, 7, 12)  # semitones above the root: a rising major arpeggio over an octave
@@ -74,14 +82,7 @@ class SceneOptions:
                              f"got {self.root_range}")
         if self.scenes_per_pattern < 0:
             raise ValueError(f"scenes_per_pattern must be >= 0, got {self.scenes_per_pattern}")
-        if not 0 < self.note_seconds <= self.clip_seconds:
-            raise ValueError(f"need 0 < note_seconds <= clip_seconds, got {self.note_seconds} and {self.clip_seconds}")
-        if not self.velocities or not all(1 <= int(v) <= 127 for v in self.velocities):
-            raise ValueError(f"velocities must be 1..127, got {self.velocities}")
-        if not 0 < self.peak <= 1:
-            raise ValueError(f"peak must be in (0, 1], got {self.peak}")
-        if self.render_rate < SAMPLE_RATE:
-            raise ValueError(f"render_rate must be >= {SAMPLE_RATE} Hz, got {self.render_rate}")
+        check_render_settings(self)
         if "duet" in self.patterns and len({gm_family(p) for p in self.programs}) < 2:
             raise ValueError("a duet needs programs of at least two GM families")
 

@@ -60,6 +60,7 @@ __all__ = [
     "RenderOptions",
     "SoundFont",
     "SoundFontDataset",
+    "check_render_settings",
     "single_note_specs",
     "locate_soundfont",
     "note_fields",
@@ -97,6 +98,23 @@ class Note(NamedTuple):
     stop_s: float
 
 
+def check_render_settings(opts: Any) -> None:
+    """The checks every option set of a rendered GM dataset shares (``clip_seconds, note_seconds,
+    velocities, peak, render_rate``).
+
+    Raises:
+        ValueError: naming the setting and what it must be.
+    """
+    if not 0 < opts.note_seconds <= opts.clip_seconds:
+        raise ValueError(f"need 0 < note_seconds <= clip_seconds, got {opts.note_seconds} and {opts.clip_seconds}")
+    if not 0 < opts.peak <= 1:
+        raise ValueError(f"peak must be in (0, 1], got {opts.peak}")
+    if opts.render_rate < SAMPLE_RATE:
+        raise ValueError(f"render_rate must be >= {SAMPLE_RATE} Hz, got {opts.render_rate}")
+    if not opts.velocities or not all(1 <= int(v) <= 127 for v in opts.velocities):
+        raise ValueError(f"velocities must be 1..127, got {opts.velocities}")
+
+
 @dataclass(frozen=True)
 class RenderOptions:
     """What to render (the ``gm:`` mapping of the profile's ``data`` section)."""
@@ -123,19 +141,12 @@ class RenderOptions:
         object.__setattr__(self, "pitch_range", tuple(self.pitch_range))
         object.__setattr__(self, "drum_notes", tuple(self.drum_notes))
         object.__setattr__(self, "velocities", tuple(int(v) for v in self.velocities))
-        if not 0 < self.note_seconds <= self.clip_seconds:
-            raise ValueError(f"need 0 < note_seconds <= clip_seconds, got {self.note_seconds} and {self.clip_seconds}")
+        check_render_settings(self)
         if self.clips_per_program < 0 or (self.clips_per_imagenet_program or 0) < 0:
             raise ValueError("clip counts must be >= 0")
-        if not 0 < self.peak <= 1:
-            raise ValueError(f"peak must be in (0, 1], got {self.peak}")
-        if self.render_rate < SAMPLE_RATE:
-            raise ValueError(f"render_rate must be >= {SAMPLE_RATE} Hz, got {self.render_rate}")
         for lo, hi in (self.pitch_range, self.drum_notes):
             if not 0 <= lo <= hi <= 127:
                 raise ValueError(f"MIDI key ranges must lie in 0..127, got {(lo, hi)}")
-        if not self.velocities or not all(1 <= v <= 127 for v in self.velocities):
-            raise ValueError(f"velocities must be 1..127, got {self.velocities}")
 
     @classmethod
     def from_options(cls, options: dict[str, object]) -> RenderOptions:
@@ -267,13 +278,12 @@ class ClipRenderer:
             if not 0 <= on <= off <= total:
                 raise ValueError(f"note {n} does not lie inside the {opts.clip_seconds} s clip")
             events += [(on, 1, "on", channel[n.program], n.key, n.velocity), (off, 0, "off", channel[n.program], n.key, 0)]
-        for p in programs:
-            bank, preset = (128, 0) if p == DRUM_KIT else (0, p)
+        presets = {p: (128, 0) if p == DRUM_KIT else (0, p) for p in programs}  # (bank, preset)
+        for bank, preset in presets.values():
             if synth.sfpreset_name(self.sfid, bank, preset) is None:
                 raise KeyError(f"soundfont has no preset bank {bank} program {preset}")
         self._quiesce()
-        for p in programs:
-            bank, preset = (128, 0) if p == DRUM_KIT else (0, p)
+        for p, (bank, preset) in presets.items():
             synth.program_select(channel[p], self.sfid, bank, preset, is_drums=p == DRUM_KIT)
         parts, at = [], 0
         for sample, _, action, chan, key, velocity in sorted(events):

@@ -6,7 +6,7 @@
 
 Modules: ``vocab`` (word vocabulary), ``dataset`` (embedded / Clotho caption sets, caption CSVs),
 ``decoder`` (the ClipCap-style prefix captioner: training, greedy / beam decoding, save / load),
-``attributes`` (instrument / register / dynamics named right, on templated clips),
+``attributes`` (instrument / register / dynamics / pattern named right, on templated clips),
 ``baselines`` (caption retrieval, best constant caption), ``metrics`` (pycocoevalcap wrapper),
 ``gpt2`` (the optional GPT-2 decoder's download check), ``config`` and ``run`` (notebook 09).
 """

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ...data.embedded.scenes import PATTERNS as SCENE_PATTERNS
+from ...data.embedded.scenes import PITCHED_PROGRAMS
 from ...data.embedded.tables import DRUM_KIT, gm_family, gm_program_name
 from .vocab import clean_caption, tokenize
 
@@ -51,7 +53,7 @@ SPLITS = ("train", "valid", "test")
 REGISTERS = ((51, "low"), (67, "middle"), (127, "high"))  # upper MIDI key (inclusive) -> register
 SOFT_MAX_VELOCITY = 70
 ATTRIBUTES = ("instrument", "register", "dynamics", "pattern")  # what a GM clip's references describe
-PATTERNS = ("single", "phrase", "chord", "duet")  # "single": one note (every clip of the one-note sets)
+PATTERNS = ("single", *SCENE_PATTERNS)  # "single": one note (every clip of the one-note sets)
 
 # GM percussion map (keys 35-81 of the drum channel), reduced to the instrument a listener would name.
 _DRUMS = {
@@ -149,7 +151,7 @@ def gm_attributes(program: int, pitch: int, velocity: int, pattern: str = "singl
     ``register``, ``dynamics`` and ``pattern``."""
     if pattern not in PATTERNS:
         raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
-    if pattern != "single" and not 0 <= int(program) < 112:
+    if pattern != "single" and int(program) not in PITCHED_PROGRAMS:
         raise ValueError(f"a {pattern} is rendered only on pitched GM programs (0-111), got {program}")
     return {"instrument": gm_instrument(int(program), int(pitch)), "register": register(pitch),
             "dynamics": "soft" if int(velocity) <= SOFT_MAX_VELOCITY else "loud", "pattern": pattern}
@@ -182,7 +184,7 @@ def gm_references(program: int, pitch: int, velocity: int, n: int = 4, *, patter
 class CaptionSet:
     """Clips with references: ``clips`` has ``clip_id, audio_path, split`` (train/valid/test), ``source``
     and ``references`` (a list of non-empty strings per clip); the embedded set's GM clips also carry what
-    their references describe (``instrument, register, dynamics``; empty for other clips)."""
+    their references describe (``instrument, register, dynamics, pattern``; empty for other clips)."""
 
     name: str
     clips: pd.DataFrame
