@@ -41,6 +41,19 @@ class PretrainConfig:
     #   the end cut off): varies onset position where clips are no longer than the crop; 0 = off
     eq_db: float = 0.0  # random smooth EQ: gains uniform in [-eq_db, eq_db] dB at 6 log-spaced
     #   frequencies (50 Hz-8 kHz), interpolated; imitates other microphones/instruments; 0 = off
+    # Further augmentations (w2clib.training.augment), all off by default; applied in this order:
+    # mixing, speed, reverb, shift, EQ, gain, noise, time masks, frequency masks.
+    mix_prob: float = 0.0  # share of training items mixed with a random other item (any part) at equal
+    #   loudness, weights (w, 1 - w), w uniform in mix_range; the target is the same mix of the two
+    #   unit-length targets; 0 = off
+    mix_range: list[float] = field(default_factory=lambda: [0.5, 0.9])
+    speed_range: list[float] | None = None  # [low, high]: speed factor (pitch and tempo); None = off
+    reverb_prob: float = 0.0  # share of training items through a synthetic room; 0 = off
+    reverb_rt60: list[float] = field(default_factory=lambda: [0.2, 1.0])  # seconds, uniform
+    time_masks: int = 0  # zeroed spans per item (SpecAugment's time masks); 0 = off
+    time_mask_seconds: float = 0.2  # longest span
+    freq_masks: int = 0  # removed frequency bands per item (SpecAugment's frequency masks); 0 = off
+    freq_mask_fraction: float = 0.15  # widest band, as a share of the mel range up to 8 kHz
     # --- model ----------------------------------------------------------------------------------
     width: int = 64  # backbone width (64 = the paper's ResNet-18)
     embed_dim: int | None = None  # None = the teacher target's size (512 for CLIP ViT-B/32)
@@ -117,6 +130,7 @@ class PretrainConfig:
             )
         if self.n_valid == 0 and self.final_weights == "best":
             raise ValueError("final_weights: best needs validation (n_valid > 0); use final_weights: last")
+        self._check_augmentations()
         if self.shift_seconds < 0 or self.eq_db < 0:
             raise ValueError("pretrain.shift_seconds and pretrain.eq_db must be >= 0 (0 = off)")
         if self.noise_snr_db is not None:
@@ -125,6 +139,24 @@ class PretrainConfig:
             self.noise_snr_db = [float(v) for v in self.noise_snr_db]
         if self.checkpoint_every_steps is not None and self.checkpoint_every_steps < 1:
             raise ValueError("pretrain.checkpoint_every_steps must be >= 1 or null")
+
+    def _check_augmentations(self) -> None:
+        for name in ("mix_prob", "reverb_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"pretrain.{name} must be a probability in [0, 1], got {getattr(self, name)!r}")
+        ranges = {"mix_range": (0.0, 1.0), "reverb_rt60": (1e-3, 10.0), "speed_range": (0.25, 4.0)}
+        for name, (low, high) in ranges.items():
+            value = getattr(self, name)
+            if value is None and name == "speed_range":
+                continue
+            if not isinstance(value, (list, tuple)) or len(value) != 2 or not low <= value[0] <= value[1] <= high:
+                raise ValueError(f"pretrain.{name} must be [low, high] with {low} <= low <= high <= {high}, got {value!r}")
+            setattr(self, name, [float(v) for v in value])
+        for name in ("time_masks", "freq_masks"):
+            if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"pretrain.{name} must be an integer >= 0, got {getattr(self, name)!r}")
+        if self.time_mask_seconds < 0 or not 0.0 <= self.freq_mask_fraction <= 1.0:
+            raise ValueError("pretrain.time_mask_seconds must be >= 0 and pretrain.freq_mask_fraction in [0, 1]")
 
     @property
     def clip_samples(self) -> int:

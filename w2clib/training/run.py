@@ -35,7 +35,7 @@ from .._io import atomic_write_json
 from ..config import Profile, load_profile
 from .config import PretrainConfig, changed_fields, load_pretrain_config
 
-__all__ = ["DONE_NAME", "checkpoint_dir", "heldout_hook", "run_pretrain", "train_in_process"]
+__all__ = ["DONE_NAME", "checkpoint_dir", "heldout_hook", "is_finished", "run_pretrain", "train_in_process"]
 
 DONE_NAME = "done.json"  # written into the run folder when a run has finished its step budget
 
@@ -53,8 +53,26 @@ def checkpoint_dir(profile: str | Profile) -> Path:
     return _as_profile(profile).run_dir / "pretrain"
 
 
+# Fields added after runs were published: left out of the key while at their defaults, so that a
+# finished run of an earlier version keeps its key (and is reused, not retrained).
+_LATER_FIELDS = ("mix_prob", "mix_range", "speed_range", "reverb_prob", "reverb_rt60", "time_masks",
+                 "time_mask_seconds", "freq_masks", "freq_mask_fraction")
+
+
 def _done_key(config: PretrainConfig) -> str:
-    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    settings, defaults = config.to_dict(), PretrainConfig().to_dict()
+    for name in _LATER_FIELDS:
+        if settings[name] == defaults[name]:
+            del settings[name]
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def is_finished(out: str | Path, config: PretrainConfig) -> bool:
+    """Whether ``out`` holds a finished run of exactly ``config`` (its ``done.json`` key and weights)."""
+    out = Path(out)
+    done = out / DONE_NAME
+    return done.is_file() and json.loads(done.read_text()).get("config_key") == _done_key(config) \
+        and (out / "checkpoint.safetensors").is_file()
 
 
 def _move_aside_other_run(out: Path, config: PretrainConfig) -> None:
@@ -136,8 +154,7 @@ def run_pretrain(
 
         write_training_input(prof)
     done, key = out / DONE_NAME, _done_key(cfg)
-    if done.is_file() and json.loads(done.read_text()).get("config_key") == key \
-            and (out / "checkpoint.safetensors").is_file():
+    if is_finished(out, cfg):
         return out
     _move_aside_other_run(out, cfg)
     began = time.time()
