@@ -46,7 +46,7 @@ import pandas as pd
 from ..model import Wav2CLIP
 from .embedded_heldout import random_like, windows_of
 from ..metrics import chance_levels, retrieval_metrics
-from .zeroshot import text_classifier
+from .zeroshot import PHOTO_TEMPLATES, label_targets, text_classifier
 
 __all__ = [
     "PHOTO_TEMPLATES",
@@ -55,16 +55,16 @@ __all__ = [
     "RealHeldOutEvaluator",
     "SourceSet",
     "logmel_loso",
+    "heldout_sources",
     "real_heldout_evaluator",
     "summarise",
+    "trained_real_sources",
 ]
 
 REAL_TASKS = ("image", "label", "zeroshot")
 POOLED = "all"  # the pooled pseudo-source: every held-out item against every held-out label
 KS = (1, 5)
 METRICS = ("R@1", "R@5", "MRR")
-PHOTO_TEMPLATES = ("a photo of a {label}.", "a photo of the {label}.", "a picture of a {label}.",
-                   "an image of a {label}.")
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -243,10 +243,7 @@ def _source_sets(manifest: pd.DataFrame, teacher: Any, templates: str, pooled: b
 
     labels = sorted(manifest["label"].unique())
     imagenet = manifest.groupby("label")["imagenet_index"].max().to_dict()
-    text_proto = dict(zip(labels, text_classifier(teacher, labels, list(PHOTO_TEMPLATES))))
-    with_class = sorted({int(i) for i in imagenet.values() if i >= 0})
-    class_proto = dict(zip(with_class, teacher.class_prototypes(with_class))) if with_class else {}
-    label_target = {lab: class_proto[imagenet[lab]] if imagenet[lab] >= 0 else text_proto[lab] for lab in labels}
+    label_target = label_targets(teacher, labels, imagenet)
     zeroshot = dict(zip(labels, text_classifier(teacher, labels, templates)))
     pictures = sorted(p for p in manifest["image_path"].astype(str).unique() if p)
     picture_emb = dict(zip(pictures, teacher.embed_images([load_stamp_image(p) for p in pictures]))) if pictures else {}
@@ -282,11 +279,31 @@ def _source_sets(manifest: pd.DataFrame, teacher: Any, templates: str, pooled: b
     return sets
 
 
+def trained_real_sources(checkpoint: str | Path) -> list[str]:
+    """The ``real_sounds`` sources a checkpoint folder's run trained on (its saved
+    ``pretrain.data_options.real_sources``; empty for other runs and for bare weight files)."""
+    import json
+
+    config = Path(checkpoint) / "config.json"
+    if not config.is_file():
+        return []
+    training = json.loads(config.read_text()).get("training") or {}
+    options = (training.get("pretrain") or {}).get("data_options") or {}
+    return list(options.get("real_sources") or [])
+
+
+def heldout_sources(manifest: pd.DataFrame, trained_on: Sequence[str] = ()) -> list[str]:
+    """The sources of a ``real_sounds`` manifest to evaluate on: those held out for evaluation
+    (``split == "test"``) and not among ``trained_on`` -- never a source the model has heard."""
+    test = manifest.loc[manifest["split"] == "test", "source"].unique()
+    return sorted(set(test) - set(trained_on))
+
+
 def real_heldout_evaluator(teacher: Any, manifest: pd.DataFrame, *, sources: Sequence[str] | None = None,
                            templates: str = "clip_ensemble", clip_seconds: float = 2.0, batch_size: int = 64,
                            ridge_alpha: float = 10.0, pooled: bool = True) -> RealHeldOutEvaluator:
     """An evaluator over the ``real_sounds`` manifest (``w2clib.data.load_manifest("real_sounds")``),
-    restricted to ``sources`` (all when ``None``), with the encoder's ``teacher``; ``pooled`` adds
+    restricted to ``sources`` (default: :func:`heldout_sources`), with the encoder's ``teacher``; ``pooled`` adds
     the set :data:`POOLED` (every item against every label of the chosen sources).
 
     Decodes every clip (resampled to 16 kHz) and runs the teacher once over pictures and prompts.
@@ -296,7 +313,7 @@ def real_heldout_evaluator(teacher: Any, manifest: pd.DataFrame, *, sources: Seq
 
     if clip_seconds <= 0:
         raise ValueError(f"clip_seconds must be > 0, got {clip_seconds}")
-    part = pick_sources(manifest, sources)
+    part = pick_sources(manifest, heldout_sources(manifest) if sources is None else sources)
     return RealHeldOutEvaluator(load_clips(part["audio_path"].tolist()), _source_sets(part, teacher, templates, pooled),
                                 clip_samples=round(clip_seconds * 16000), batch_size=batch_size,
                                 ridge_alpha=ridge_alpha, templates=templates)
@@ -332,7 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     held-out real-recording sources; write the long table as CSV and print the MRR summary."""
     parser = argparse.ArgumentParser(prog="python -m w2clib.evaluate.real_heldout", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="a checkpoint folder or file (w2clib.load_model)")
-    parser.add_argument("--sources", nargs="*", default=None, help="held-out sources (default: all)")
+    parser.add_argument("--sources", nargs="*", default=None,
+                        help="sources to score (default: every held-out source the model did not train on)")
     parser.add_argument("--random-seeds", nargs="*", type=int, default=[0, 1, 2],
                         help="seeds of the random-weight baselines")
     parser.add_argument("--templates", default="clip_ensemble", help="zero-shot prompt set")
@@ -351,7 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     teacher = teacher_from_description(model.config.teacher)
     prepare("real_sounds", args.data_home)
     manifest = load_manifest("real_sounds", args.data_home)
-    evaluator = real_heldout_evaluator(teacher, manifest, sources=args.sources, templates=args.templates,
+    sources = args.sources if args.sources is not None else heldout_sources(manifest, trained_real_sources(args.model))
+    evaluator = real_heldout_evaluator(teacher, manifest, sources=sources, templates=args.templates,
                                        clip_seconds=args.clip_seconds)
     models = {"trained": model, **{f"random_seed{s}": random_like(model, s) for s in args.random_seeds}}
     table = evaluator.table(models)

@@ -120,6 +120,23 @@ def text_classifier(
     return l2_normalize(emb.mean(axis=1))
 
 
+PHOTO_TEMPLATES = ("a photo of a {label}.", "a photo of the {label}.", "a picture of a {label}.",
+                   "an image of a {label}.")  # the prompts of a label's *training target* (a picture of it)
+
+
+def label_targets(teacher: Teacher, labels: Sequence[str], imagenet: dict[str, int]) -> dict[str, np.ndarray]:
+    """The target an item with only a ``label`` gets, per label: the teacher's class prototype of
+    its ImageNet class where ``imagenet[label] >= 0``, else the teacher's text-tower embedding of the
+    label in :data:`PHOTO_TEMPLATES` (a prototype of the *name*, not of anything seen).  Training
+    (``pretrain.data_options.real_sources``) and the held-out evaluation use this one definition."""
+    labels = sorted(set(labels))
+    text = dict(zip(labels, text_classifier(teacher, labels, list(PHOTO_TEMPLATES))))
+    with_class = sorted({int(imagenet[lab]) for lab in labels if imagenet[lab] >= 0})
+    proto = dict(zip(with_class, teacher.class_prototypes(with_class))) if with_class else {}
+    return {lab: np.asarray(proto[int(imagenet[lab])] if imagenet[lab] >= 0 else text[lab], dtype=np.float32)
+            for lab in labels}
+
+
 def zero_shot_scores(audio_emb: np.ndarray, class_emb: np.ndarray) -> np.ndarray:
     """Cosine similarities (n_clips, n_classes) between audio (n, D) and class (C, D) embeddings."""
     audio_emb = np.asarray(audio_emb)

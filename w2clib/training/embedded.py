@@ -50,6 +50,7 @@ __all__ = [
     "embedded_sources",
     "load_clips",
     "load_profile_teacher",
+    "real_source",
 ]
 
 
@@ -60,13 +61,33 @@ class EmbeddedOptions:
     gm_per_batch: int = 16  # rendered GM clips per batch, each of a different ImageNet class
     tux_per_batch: int = 16  # Tux Paint (sound, photo) pairs per batch, each of a different concept group
     views: int | None = None  # teacher views per photo, one drawn per step; None = the teacher section's
+    real_per_batch: int = 0  # real recordings of real_sources per batch, each of a different label; 0 = none
+    real_sources: tuple[str, ...] = ()  # real_sounds sources to train on (names with split "train")
 
     def __post_init__(self) -> None:
+        from ..data.embedded.realsounds import SOURCES, TRAIN_SOURCES
+
+        object.__setattr__(self, "real_sources", tuple(self.real_sources))
         for name in ("gm_per_batch", "tux_per_batch"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"pretrain.data_options.{name} must be an integer >= 1, got {getattr(self, name)!r}")
         if self.views is not None and self.views < 1:
             raise ValueError(f"pretrain.data_options.views must be >= 1 or null, got {self.views}")
+        if isinstance(self.real_per_batch, bool) or not isinstance(self.real_per_batch, int) or self.real_per_batch < 0:
+            raise ValueError(f"pretrain.data_options.real_per_batch must be an integer >= 0, got {self.real_per_batch!r}")
+        if bool(self.real_per_batch) != bool(self.real_sources):
+            raise ValueError("pretrain.data_options: real_per_batch > 0 needs real_sources (and real_sources needs "
+                             f"real_per_batch > 0); got {self.real_per_batch} and {list(self.real_sources)}")
+        held_out = sorted(set(self.real_sources) - set(TRAIN_SOURCES))
+        if held_out:
+            known = [n for n in held_out if n in SOURCES]
+            why = (f"{known} are held out for evaluation (split 'test')" if known else
+                   f"{held_out} are not real_sounds sources")
+            raise ValueError(f"pretrain.data_options.real_sources: {why}; training sources: {list(TRAIN_SOURCES)}")
+
+    @property
+    def per_batch(self) -> int:
+        return self.gm_per_batch + self.tux_per_batch + self.real_per_batch
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> EmbeddedOptions:
@@ -175,6 +196,42 @@ def embedded_sources(profile: str | Profile, views: int | None = None) -> dict[s
     return {"gm": gm_source, "tux": tux_source}
 
 
+def real_source(profile: str | Profile, sources: tuple[str, ...], min_seconds: float = 0.0) -> ArraySource:
+    """The real recordings of ``sources`` (``real_sounds``, options from the profile's
+    ``data.options.real_sounds``) with their targets: the teacher's embedding of the item's picture
+    where it has one, else :func:`w2clib.evaluate.zeroshot.label_targets` (class prototype or the
+    label's text prototype); group = label (two items of one label never meet in a batch).
+
+    Recordings shorter than ``min_seconds`` (the trainer's ``min_clip_seconds``) are left out and
+    listed in ``skipped`` as ``too_short``: drawn into a batch they would only be dropped again."""
+    from ..data.embedded.profile import prepare_datasets
+    from ..data.embedded.realsounds import pick_sources
+    from ..data.embedded.tuxpaint import load_stamp_image
+    from ..evaluate.zeroshot import label_targets
+
+    data_cfg, _ = _profile_sections(profile)
+    teacher = load_profile_teacher(profile)
+    prepared = prepare_datasets(dataclasses.replace(data_cfg, datasets=("real_sounds",)), validate=False)
+    part = pick_sources(prepared["real_sounds"].manifest, list(sources))
+    short = part["duration_s"].astype(float) < min_seconds
+    skipped = [(c, "too_short") for c in part.loc[short, "clip_id"]]
+    part = part[~short].reset_index(drop=True)
+    imagenet = part.groupby("label")["imagenet_index"].max().to_dict()
+    by_label = label_targets(teacher, part["label"].tolist(), imagenet)
+    targets = np.stack([by_label[lab] for lab in part["label"]])
+    paths = part["image_path"].fillna("").astype(str).to_numpy()
+    pictures = sorted({p for p in paths if p})
+    if pictures:
+        embedded = dict(zip(pictures, teacher.embed_images([load_stamp_image(p) for p in pictures])))
+        for i in np.flatnonzero(paths != ""):
+            targets[i] = embedded[paths[i]]
+    source = ArraySource(load_clips(part["audio_path"].tolist()), targets.astype(np.float32),
+                         part["clip_id"].tolist(), name="real_sounds", groups=part["label"].tolist(),
+                         teacher=teacher.describe())
+    source.skipped = skipped
+    return source
+
+
 def _split_gm(source: PairSource, n_valid: int) -> tuple[PairSource, PairSource | None]:
     """Validation = the last clip (by id) of each class, classes in turn, ``n_valid`` in all."""
     if n_valid == 0:
@@ -199,7 +256,7 @@ def _split_gm(source: PairSource, n_valid: int) -> tuple[PairSource, PairSource 
     return train_view, valid
 
 
-def _split_tux(source: PairSource, n_valid: int) -> tuple[PairSource, PairSource | None]:
+def _split_hashed(source: PairSource, n_valid: int) -> tuple[PairSource, PairSource | None]:
     """Validation = the ``n_valid`` items with the smallest SHA-256 of their clip id."""
     if n_valid == 0:
         return source, None
@@ -226,16 +283,23 @@ def build_embedded(config: PretrainConfig, options: dict[str, Any], profile: Pro
     if profile is None:
         raise ValueError("pretrain.data: embedded draws its items and teacher from a profile's data: and "
                          "teacher: sections: call pretrain(profile, ...) or pretrain(config, ..., profile=P)")
-    if opts.gm_per_batch + opts.tux_per_batch != config.batch_size:
+    if opts.per_batch != config.batch_size:
         raise ValueError(f"pretrain.batch_size={config.batch_size} must equal data_options gm_per_batch + "
-                         f"tux_per_batch = {opts.gm_per_batch} + {opts.tux_per_batch}")
+                         f"tux_per_batch + real_per_batch = {opts.gm_per_batch} + {opts.tux_per_batch} + "
+                         f"{opts.real_per_batch}")
     sources = embedded_sources(profile, opts.views)
     gm_train, gm_valid = _split_gm(sources["gm"], config.n_valid)
-    tux_train, tux_valid = _split_tux(sources["tux"], config.n_valid)
+    tux_train, tux_valid = _split_hashed(sources["tux"], config.n_valid)
     train = [BatchPart(gm_train, opts.gm_per_batch, distinct_groups=True),
              BatchPart(tux_train, opts.tux_per_batch, distinct_groups=True)]
     valid = []
     if gm_valid is not None and tux_valid is not None:
         valid = [BatchPart(gm_valid, min(opts.gm_per_batch, len(gm_valid))),
                  BatchPart(tux_valid, min(opts.tux_per_batch, len(tux_valid)))]
+    if opts.real_per_batch:
+        real = real_source(profile, opts.real_sources, config.min_clip_seconds)
+        real_train, real_valid = _split_hashed(real, config.n_valid)
+        train.append(BatchPart(real_train, opts.real_per_batch, distinct_groups=True))
+        if real_valid is not None and valid:
+            valid.append(BatchPart(real_valid, min(opts.real_per_batch, len(real_valid))))
     return PairData(train, valid, teacher=sources["gm"].teacher)

@@ -20,7 +20,10 @@ Target of an item, ``target_kind``:
 * ``text_prototype`` -- only a label: the teacher's text-tower embedding of the label (photo
   prompts), a prototype of the *name*, not of anything seen.
 
-Every row is ``split = "test"``: the sources are held out from the embedded default's training.
+A source's ``split`` says its role: ``test`` sources (:data:`HELDOUT_SOURCES`) are held out for
+evaluation; ``train`` sources (:data:`TRAIN_SOURCES`, LMMS's sample library) are ones the embedded
+recipe may train on (``pretrain.data_options.real_sources``).  Evaluation never scores a model on a
+source it trained on (:func:`w2clib.evaluate.real_heldout.heldout_sources`).
 Debian's ``gcompris*`` packages are never used here (kept for an independent check).
 """
 
@@ -47,7 +50,9 @@ from .tuxpaint import AUDIO_EXTS, _check_sound, _copy_atomic, _require, _write_c
 
 __all__ = [
     "REAL_SOUNDS",
+    "HELDOUT_SOURCES",
     "SOURCES",
+    "TRAIN_SOURCES",
     "RealSoundsDataset",
     "RealSoundsOptions",
     "RealSource",
@@ -56,7 +61,7 @@ __all__ = [
     "sound_key",
 ]
 
-PARSER_VERSION = 3  # bump when the tables or parsing rules change: prepared sets are keyed by it
+PARSER_VERSION = 4  # bump when the tables or parsing rules change: prepared sets are keyed by it
 RESERVED_PREFIX = "gcompris"  # Debian packages kept for an independent check: never read
 
 
@@ -91,8 +96,11 @@ class RealSource:
     key_strip: str = r"[-_]?\d+$"
     image_dir: str = ""
     exclude_files: tuple[str, ...] = ()  # file names (glob-free) left out, e.g. synthesised kits
+    split: str = "test"  # "test": held out for evaluation; "train": a source the embedded recipe may train on
 
     def __post_init__(self) -> None:
+        if self.split not in ("train", "test"):
+            raise ValueError(f"source {self.name!r}: split must be 'train' or 'test', got {self.split!r}")
         if any(p.startswith(RESERVED_PREFIX) for p in self.packages):
             raise ValueError(f"source {self.name!r}: {RESERVED_PREFIX}* packages are reserved for an "
                              "independent check and must not be used")
@@ -223,8 +231,64 @@ TUXPAINT_TOOLS = RealSource(
     },
 )
 
+# -- Scratch 1.4's media library: sounds, and costumes (drawings) of some of the things they are ---
+_SCRATCH_MEDIA = "usr/share/scratch/Media"
+SCRATCH = RealSource(
+    name="scratch", packages=("scratch",), sound_dir=f"{_SCRATCH_MEDIA}/Sounds", image_dir=f"{_SCRATCH_MEDIA}/Costumes",
+    license="CC-BY-SA-3.0 (Scratch 1.4 media, MIT; Debian copyright file)",
+    recorded="recordings of animals, a passing car, a crying baby, typing and a drum roll, each with a "
+             "drawing of the thing from the same library",
+    key_strip=r"\d+$",
+    table={
+        "bird": _e("bird", image="Animals/bird-flying.gif"),
+        "cat": _e("cat", image="Animals/cat2.gif"), "meow": _e("cat", image="Animals/cat2.gif"),
+        "kitten": _e("cat", image="Animals/cat2.gif"),
+        "cricket": _e("cricket", image="Animals/grasshopper1.gif"),
+        "crickets": _e("cricket", image="Animals/grasshopper1.gif"),
+        "dog": _e("dog barking", image="Animals/dog1-a.png"),
+        "duck": _e("duck", image="Animals/duck1.png"),
+        "horse": _e("horse", image="Animals/horse1-a.png"), "horsegallop": _e("horse", image="Animals/horse1-a.png"),
+        "carpassing": _e("car passing", image="Transportation/car1.png"),
+        "drumbuzz": _e("drum roll", image="Things/drum1.gif"),
+        "babycry": _e("baby crying", image="People/baby.png"),
+        "typing": _e("typing on a keyboard", image="Things/laptop.png"),
+    },
+)
+
+# -- LMMS's sample library: recorded instruments, drum hits, crowds (a *training* source) ----------
+LMMS = RealSource(
+    name="lmms", packages=("lmms-common",), sound_dir="usr/share/lmms/samples",
+    license="GPL-2+ (LMMS sample library; Debian copyright file)",
+    recorded="samples of acoustic instruments (cello, violin, piano, organ, trumpet, flute, guitars), "
+             "drum-kit hits (some from drum machines), applause, a crowd, a metronome, wind chimes",
+    key_strip=r"\d+$", split="train",
+    table={
+        **{k: _e("bass drum", 541) for k in ("bassdrum", "bassdrum_acoustic", "kick", "kick_hard", "kick_soft",
+                                             "kick_long")},
+        **{k: _e("snare drum", 541) for k in ("snare", "snare_acoustic", "snare_muffled", "snare_short",
+                                              "snare_rim", "sidestick", "rim")},
+        **{k: _e("tom-tom drum", 541) for k in ("tom", "tom_hi", "tom_low", "tom_mid")},
+        **{k: _e("hi-hat") for k in ("hihat_closed", "hihat_opened", "hihat_foot_pedal")},
+        "clap": _e("hand clap"), "crash": _e("crash cymbal"), "ride": _e("ride cymbal"), "shaker": _e("shaker"),
+        "wood": _e("wood block"), "clav": _e("claves"),
+        "bassslap": _e("slap bass guitar"), "cello": _e("cello", 486), "church_organ": _e("church organ", 687),
+        "e_organ": _e("electric organ"), "e_piano_accord": _e("electric piano"), "flute": _e("flute", 558),
+        "harpsichord": _e("harpsichord"), "piano": _e("grand piano", 579),
+        "steel_guitar": _e("acoustic guitar", 402), "latin_guitar": _e("acoustic guitar", 402),
+        **{f"steel_guitar_{k}_distorted": _e("electric guitar", 546) for k in ("heavy", "medium", "slight")},
+        "trumpet": _e("trumpet", 513), "latin_brass": _e("brass section"),
+        **{k: _e("violin", 889) for k in ("violin_double_stop", "violin_fingered", "violin_pizzicato")},
+        "applause": _e("applause"), "breath": _e("breathing"), "metronome": _e("metronome"),
+        "raving_crowd": _e("cheering crowd"), "snaph": _e("finger snap"), "explode": _e("explosion"),
+        "scratch": _e("record scratch"), "wind_chimes": _e("wind chimes", 494),
+        "strings": _e("string section"), "chorus": _e("choir"),
+    },
+)
+
 SOURCES: dict[str, RealSource] = {s.name: s for s in (LINCITY, HYDROGEN, SOUND_ICONS, TUX4KIDS, HEROES, FREEDINK,
-                                                      TUXPAINT_TOOLS)}
+                                                      TUXPAINT_TOOLS, SCRATCH, LMMS)}
+HELDOUT_SOURCES = tuple(name for name, s in SOURCES.items() if s.split == "test")  # evaluation only
+TRAIN_SOURCES = tuple(name for name, s in SOURCES.items() if s.split == "train")  # the recipe may train on them
 
 
 def sound_key(stem: str, key_strip: str) -> str:
@@ -304,7 +368,7 @@ def build_source(source: RealSource, roots: dict[str, Path], opts: RealSoundsOpt
             rel = path.relative_to(root / source.sound_dir).with_suffix("").as_posix()
             rows.append({
                 "clip_id": f"{source.name}/{rel}", "audio_path": str(path), "label": entry.label,
-                "split": "test", "source": source.name, "package": package,
+                "split": source.split, "source": source.name, "package": package,
                 "package_version": (versions or {}).get(package, ""), "image_path": image,
                 "imagenet_index": entry.imagenet, "imagenet_class": imagenet_short_name(entry.imagenet),
                 "duration_s": round(duration, 4), "sample_rate": rate, "sha256": digest, "target_kind": kind,
@@ -335,7 +399,7 @@ def _fetch(source: RealSource, data_home: Path, opts: RealSoundsOptions,
 class RealSoundsDataset(Dataset):
     """Real recordings of other packages, one ``source`` per project; see the module docstring.
 
-    Manifest columns: ``clip_id, audio_path, label, split`` (always ``test``) ``, source, package,
+    Manifest columns: ``clip_id, audio_path, label, split`` (the source's role) ``, source, package,
     package_version, image_path`` ("" if none) ``, imagenet_index`` (-1 if none) ``, imagenet_class,
     duration_s, sample_rate, sha256, target_kind``.
     """
