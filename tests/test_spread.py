@@ -49,3 +49,48 @@ def test_a_spread_needs_two_seeds_and_a_heldout_section():
         seed_spread("smoke", [2021, 2021])
     with pytest.raises(ValueError, match="no heldout: section"):
         seed_spread("rehearsal", [0, 1])
+
+
+def test_a_seeds_cached_table_counts_only_for_a_finished_run_of_the_current_recipe(tmp_path, monkeypatch):
+    """A recipe change must retrain every seed: a folder whose table and done.json belong to another
+    config is trained again (run_pretrain moves it aside), a finished run of this config is reused."""
+    import json
+
+    from w2clib.config import load_profile
+    from w2clib.evaluate import embedded_heldout
+    from w2clib.training import spread as spread_module
+    from w2clib.training.config import load_pretrain_config
+    from w2clib.training.run import DONE_NAME, _done_key
+
+    prof = load_profile("smoke", [f"outputs.run_dir={tmp_path / 'run'}", f"outputs.results_dir={tmp_path / 'res'}",
+                                  "heldout.max_per_class=1"])
+    base = load_pretrain_config(prof)
+    trained = []
+
+    def fake_run(profile, out, evaluate=True, config=None):
+        trained.append(out.name)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / DONE_NAME).write_text(json.dumps({"config_key": _done_key(config or base)}))
+        (out / "checkpoint.safetensors").write_bytes(b"x")
+        pd.DataFrame({"step": [base.max_steps]}).to_csv(out / "metrics.csv", index=False)
+        return out
+
+    class FakeEvaluator:
+        def table(self, models, **columns):
+            return pd.DataFrame([{"model": m, "task": "timgm_prototype", "metric": "R@1", "value": 0.5, "chance": 0.1,
+                                  "n_queries": 4, "n_items": 2, **columns} for m in models])
+
+    monkeypatch.setattr(spread_module, "run_pretrain", fake_run)
+    monkeypatch.setattr(embedded_heldout, "heldout_evaluator", lambda *a, **k: FakeEvaluator())
+    monkeypatch.setattr(embedded_heldout, "random_like", lambda model, seed: model)
+    monkeypatch.setattr("w2clib.load_model", lambda out, device="cpu": object())
+    stale = tmp_path / "run" / "spread" / "seed-7"
+    stale.mkdir(parents=True)
+    (stale / "heldout_final.csv").write_text("old table of another recipe\n")
+    (stale / DONE_NAME).write_text(json.dumps({"config_key": "another-recipe"}))
+    (stale / "checkpoint.safetensors").write_bytes(b"x")
+    seed_spread(prof, [base.seed, 7])
+    assert trained == ["pretrain", "seed-7"]  # the stale table did not stand in for seed 7
+    trained.clear()
+    seed_spread(prof, [base.seed, 7])
+    assert trained == []  # both finished under this recipe: reused

@@ -10,19 +10,23 @@
 # profiles distil the **packaged teacher** (notebook 02) on the embedded data (notebook 01), on two
 # CPU cores, by a budget of optimiser *steps* (never wall time).
 #
-# **Every batch mixes two real sources** (`pretrain.data: embedded`):
+# **Every batch mixes real sources** (`pretrain.data: embedded`; mini: 12 + 12 + 8 items):
 #
-# | half | items | target | why |
+# | part | items | target | why |
 # |---|---|---|---|
-# | GM instruments | FluidR3 renders of the 42 GM programs (+ drum kit) that have an ImageNet class, 16 *different* classes per batch | the teacher's **class prototype** of that ImageNet class (`target_kind = "class_prototype"`): a rendered note has no picture, so the prototype stands in for averaged video frames | thousands of labelled sounds: the part that generalises |
-# | Tux Paint | a stamp's sound effect (train concepts), 16 different concept groups per batch | one of 8 precomputed augmented teacher views of the stamp's photo, a different view each step: a still image as a "video" | real (sound, photo) pairs, as in the paper |
+# | GM instruments | FluidR3 renders of the 42 GM programs (+ drum kit) that have an ImageNet class, each of a *different* class | the teacher's **class prototype** of that ImageNet class (`target_kind = "class_prototype"`): a rendered note has no picture, so the prototype stands in for averaged video frames | thousands of labelled sounds |
+# | Tux Paint | a stamp's sound effect (train concepts), each of a different concept group | one of 8 precomputed augmented teacher views of the stamp's photo, a different view each step: a still image as a "video" | real (sound, photo) pairs, as in the paper |
+# | LMMS samples | recorded instruments, drum hits, applause, a crowd (`real_sounds` source `lmms`, `data_options.real_sources`), each of a different label | the class prototype where the label has an ImageNet class, else the teacher's text prototype of the label | other real recordings: what makes the encoder generalise to packages it never heard (below) |
 #
-# Audio is augmented with random 2 s crops and ±6 dB gain (white noise is off in `mini`: it measurably hurt
-# held-out retrieval, docs/pretrain_embedded.md). **Held out**, never
-# trained on: every TimGM6mb clip (another soundfont: other recordings of the same instruments) and
-# the Tux Paint `test` concepts. The trainer's validation loss uses a few *training* clips kept
-# aside. After every epoch the held-out retrieval is logged; at the end the trained encoder is
-# compared with the same encoder at its random initialisation and with chance.
+# Audio is augmented (all in `w2clib.training.augment`, reproducible per item): random 2 s crops, ±6 dB
+# gain, half the items **mixed** with another item at equal loudness (the target mixed with the same
+# weights), speed ±10 %, synthetic **reverberation** on 30 %, two time and two frequency **masks**
+# (white noise is off in `mini`: it measurably hurt held-out retrieval, docs/pretrain_embedded.md).
+# **Held out**, never trained on: every TimGM6mb clip (another soundfont: other recordings of the same
+# instruments), the Tux Paint `test` concepts, and every `real_sounds` source but LMMS. The trainer's
+# validation loss uses a few *training* clips kept aside. After every epoch the held-out retrieval is
+# logged; at the end the trained encoder is compared with the same encoder at its random
+# initialisation and with chance, on the held-out sounds and on the real recordings of other packages.
 
 # %% tags=["parameters"]
 profile = "smoke"
@@ -32,12 +36,16 @@ import json
 import time
 
 import matplotlib.pyplot as plt
+from IPython.display import display
 import numpy as np
 import pandas as pd
 
 import w2clib
 from w2clib.config import load_profile, section_config
 from w2clib.evaluate.embedded_heldout import EvalOptions, heldout_evaluator, random_like
+from w2clib.evaluate.real_heldout import summarise
+from w2clib.evaluate.real_runs import SPREAD_FILE as REAL_SPREAD_FILE, SPREAD_SUMMARY_FILE as REAL_SPREAD_SUMMARY_FILE
+from w2clib.evaluate.real_runs import TABLE_FILE as REAL_TABLE_FILE, RealHeldOutOptions, run_table, spread_summary
 from w2clib.evaluate.plots import figure_style, plot_heldout_epochs, plot_heldout_final, plot_pretrain_curves, save_figure
 from w2clib.teachers import teacher_from_description
 from w2clib.training import load_pretrain_config
@@ -157,6 +165,46 @@ if table is not None:
         plt.show()
 
 # %% [markdown]
+# ## Real recordings it never heard: held out by source
+# The tables above hold out *items* of sources the encoder trained on (another soundfont, other
+# Tux Paint concepts). Here the encoder meets recordings of **packages it never heard**
+# (`real_sounds`: Debian game and education packages, a recorded drum kit, Scratch's media library;
+# inventory in [docs/embedded_data.md](../docs/embedded_data.md#real-recordings-held-out-by-source)); a source the run trained on
+# (`pretrain.data_options.real_sources`) is never scored. Per source, a sound ranks
+# * **image**: the source's own pictures (lincity-ng's building tiles, Scratch's drawings), through
+#   the teacher's image tower;
+# * **label**: the source's labels as the trainer would target them (class prototype, else the
+#   label's text prototype);
+# * **zero-shot**: the labels through the teacher's text tower, CLIP-style prompts;
+#
+# `all` pools every held-out sound against every label (96 candidates), `mean` is the macro mean
+# over sources. Baselines: the same encoder with random weights (3 seeds), log-mel statistics with a
+# ridge map fitted on the *other* held-out sources, and chance. MRR below; every metric is in
+# `results/real_heldout.csv`.
+
+# %%
+real_opts = RealHeldOutOptions.from_profile(P)
+if real_opts is None:
+    real_summary = "no real_heldout: section in this profile"
+else:
+    run_table(P, out, real_opts, clip_seconds=cfg.clip_seconds, seed=cfg.seed).to_csv(
+        P.results_dir / REAL_TABLE_FILE, index=False)
+    real_summary = summarise(pd.read_csv(P.results_dir / REAL_TABLE_FILE))
+real_summary.round(3) if real_opts is not None else real_summary
+
+# %% [markdown]
+# The same table over three *training* seeds (`python -m w2clib.training.spread`, which writes
+# `results/real_heldout_spread*.csv`): mean and std of the trained encoder, random weights' mean
+# and std over their seeds, and whether the separation rule holds (trained mean - std above random
+# weights' mean + std and above chance, and a margin over random weights of at least 1.5 times their
+# distance from chance).
+
+# %%
+real_spread_path = P.results_dir / REAL_SPREAD_SUMMARY_FILE
+real_spread = pd.read_csv(real_spread_path) if real_opts is not None and real_spread_path.is_file() else None
+real_spread.round(3) if real_spread is not None else "no seed spread on real recordings for this profile yet"
+
+# %% [markdown]
 # ## Checks
 # Under every profile: the losses are finite, the checkpoint loads and records its teacher, and
 # the metrics are valid. Under `mini` (a real budget) the held-out sounds must also show that
@@ -191,4 +239,23 @@ for key, limit in checks.get("heldout", {}).items():  # {at_least, over_random, 
         assert trained >= floor, f"{key}: {trained:.3f} is below the seeds' mean - {limit['below_mean_std']} std = {floor:.3f}"
     assert trained >= random + limit.get("over_random", 0.0), (key, trained, random)
     assert trained >= limit.get("over_chance_factor", 0.0) * chance[key], (key, trained, chance[key])
+# Real recordings held out by source (checks.pretrain.real_heldout, keys "source/task", MRR):
+# separation: f -> the committed seed spread passes the separation rule at factor f;
+# below_mean_std: k -> this run's value is at least the seeds' mean - k std.
+real_checks = checks.get("real_heldout", {})
+if real_checks:
+    assert real_opts is not None, "checks.pretrain.real_heldout needs a real_heldout: section"
+    assert real_spread is not None, f"checks.pretrain.real_heldout needs the seed spread {real_spread_path}"
+    fresh = real_summary.set_index(["source", "task"])
+    spread_rows = pd.read_csv(P.results_dir / REAL_SPREAD_FILE)
+    for key, limit in real_checks.items():
+        source, task = key.split("/")
+        if "separation" in limit:
+            rule = spread_summary(spread_rows, factor=limit["separation"]).set_index(["source", "task"]).loc[(source, task)]
+            assert rule["passes"], f"{key}: the seed spread fails the separation rule at {limit['separation']}: {dict(rule)}"
+        if "below_mean_std" in limit:
+            row = real_spread.set_index(["source", "task"]).loc[(source, task)]
+            floor = row["trained"] - limit["below_mean_std"] * row["trained_std"]
+            value = fresh.loc[(source, task), "trained"]
+            assert value >= floor, f"{key}: {value:.3f} is below the seeds' mean - {limit['below_mean_std']} std = {floor:.3f}"
 print("all checks passed")

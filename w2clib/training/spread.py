@@ -9,7 +9,9 @@ fresh run against that spread rather than against one lucky run.
 reuses ``<run_dir>/pretrain``, the others train into ``<run_dir>/spread/seed-<s>``; every run resumes
 and is reused like notebook 03's), evaluates each final encoder and its random initialisation on the
 ``heldout:`` tasks, and writes ``<results_dir>/pretrain_spread.csv`` (one row per seed x model x
-metric) and its summary ``pretrain_spread_summary.csv``.  :func:`spread_table` summarises it (mean, std, min, max per metric) and
+metric) and its summary ``pretrain_spread_summary.csv``.  When the profile has a ``real_heldout:`` section
+each run is also scored on real recordings held out by source (:mod:`w2clib.evaluate.real_runs`):
+``real_heldout_spread.csv`` and ``real_heldout_spread_summary.csv``.  :func:`spread_table` summarises it (mean, std, min, max per metric) and
 :func:`spread_threshold` turns a check such as ``{below_mean_std: 3}`` into a number.
 
     python -m w2clib.training.spread --profile mini --seeds 2021 0 1
@@ -28,7 +30,7 @@ import pandas as pd
 from .._io import atomic_path
 from ..config import Profile, load_profile, section_config
 from .config import load_pretrain_config
-from .run import checkpoint_dir, run_pretrain
+from .run import checkpoint_dir, is_finished, run_pretrain
 
 __all__ = ["SPREAD_FILE", "SUMMARY_FILE", "seed_spread", "spread_table", "spread_threshold", "read_spread"]
 
@@ -62,15 +64,16 @@ def seed_spread(profile: str | os.PathLike[str] | Profile, seeds: Sequence[int])
     base = load_pretrain_config(prof)
     opts = section_config(EvalOptions, options, where=f"{prof.path}:heldout")
     final = None  # built on first need: a rerun over cached seeds only reads their tables
-    tables = []
+    tables, real_tables = [], []
+    real_opts = _real_options(prof)
     for seed in seeds:
         out = _seed_dir(prof, seed, base.seed)
         cached = out / "heldout_final.csv"
-        if not cached.is_file():
+        config = base if seed == base.seed else dataclasses.replace(base, seed=seed, nproc_per_node=None)
+        if not (cached.is_file() and is_finished(out, config)):  # a table of another recipe's run is stale
             # the main seed is notebook 03's own run (same call, same folder); the others train without
             # the per-epoch hook: only the final encoder counts here
-            run_pretrain(prof, out, evaluate=seed == base.seed, config=None if seed == base.seed
-                         else dataclasses.replace(base, seed=seed, nproc_per_node=None))
+            run_pretrain(prof, out, evaluate=seed == base.seed, config=None if seed == base.seed else config)
             if final is None:
                 final = heldout_evaluator(prof, opts, clip_seconds=base.clip_seconds, final=True)
             model = w2clib.load_model(out, device="cpu")
@@ -83,11 +86,37 @@ def seed_spread(profile: str | os.PathLike[str] | Profile, seeds: Sequence[int])
         prof.results_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(prof.results_dir / SPREAD_FILE) as tmp:
             frame.to_csv(tmp, index=False)
+        if real_opts is not None:  # the same runs on real recordings held out by source
+            real_tables.append(_real_table(prof, out, real_opts, base.clip_seconds, seed))
+    if real_tables:
+        _write_real_spread(prof, pd.concat(real_tables, ignore_index=True))
     table = spread_table(frame).round(4)
     table.insert(0, "seeds", " ".join(str(s) for s in sorted(set(frame["seed"]))))
     with atomic_path(prof.results_dir / SUMMARY_FILE) as tmp:
         table.to_csv(tmp, index=False)
     return frame
+
+
+def _real_options(prof: Profile):  # -> RealHeldOutOptions | None
+    from ..evaluate.real_runs import RealHeldOutOptions
+
+    return RealHeldOutOptions.from_profile(prof)
+
+
+def _real_table(prof: Profile, out: Path, options, clip_seconds: float, seed: int) -> pd.DataFrame:
+    from ..evaluate.real_runs import run_table
+
+    return run_table(prof, out, options, clip_seconds=clip_seconds, seed=seed)
+
+
+def _write_real_spread(prof: Profile, frame: pd.DataFrame) -> None:
+    """``real_heldout_spread.csv`` (every seed's table) and its summary (:func:`spread_summary`)."""
+    from ..evaluate.real_runs import SPREAD_FILE as REAL_FILE, SPREAD_SUMMARY_FILE, spread_summary
+
+    with atomic_path(prof.results_dir / REAL_FILE) as tmp:
+        frame.to_csv(tmp, index=False)
+    with atomic_path(prof.results_dir / SPREAD_SUMMARY_FILE) as tmp:
+        spread_summary(frame).round(4).to_csv(tmp, index=False)
 
 
 def read_spread(path: str | os.PathLike[str]) -> pd.DataFrame:
