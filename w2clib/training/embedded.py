@@ -1,7 +1,7 @@
-"""The embedded pre-training run: Tux Paint sounds and rendered GM instruments, mixed in every batch.
+"""The embedded pre-training run: Tux Paint sounds, rendered GM instruments and real recordings per batch.
 
-The offline profiles cannot reach VGGSound, so they distil from two small real sources built from
-registry packages (:mod:`w2clib.data.embedded`), both in every batch (``pretrain.data: embedded``):
+The offline profiles cannot reach VGGSound, so they distil from small real sources built from
+registry packages (:mod:`w2clib.data.embedded`), all in every batch (``pretrain.data: embedded``):
 
 * **GM instrument clips** (FluidR3, ``gm_fluidr3``, train split), ``gm_per_batch`` of them, each of a
   different ImageNet class.  A rendered note has no picture: its target is the teacher's **class
@@ -12,9 +12,13 @@ registry packages (:mod:`w2clib.data.embedded`), both in every batch (``pretrain
   groups: a stamp's sound and its photo.  The target is one of ``views`` precomputed augmented
   teacher views of the photo, a different one each step (a "video" of a still image), read from the
   teacher cache (:func:`w2clib.teachers.targets.features_for`, exactly the clips notebook 02 computes).
+* **Real recordings** of other packages (``real_sounds`` sources named in ``real_sources``, only
+  those whose role is ``train``), ``real_per_batch`` of them (0: none), of different labels: the
+  teacher's class prototype or the label's text prototype (:func:`real_source`).
 
-Held out, never trained on: Tux Paint ``test`` concepts and every TimGM6mb clip (an unseen
-soundfont; :mod:`w2clib.evaluate.embedded_heldout`).  Validation (the trainer's loss on unseen
+Held out, never trained on: Tux Paint ``test`` concepts, every TimGM6mb clip (an unseen
+soundfont; :mod:`w2clib.evaluate.embedded_heldout`) and every held-out ``real_sounds`` source
+(:mod:`w2clib.evaluate.real_heldout`).  Validation (the trainer's loss on unseen
 batches) is cut from the *training* data: the ``n_valid`` FluidR3 clips that are last by clip id
 within their class, one class after another, and the ``n_valid`` Tux Paint train items with the
 smallest SHA-256 of their clip id (spread over categories, unlike a last-sorted cut).
