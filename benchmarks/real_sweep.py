@@ -77,7 +77,8 @@ def run(name: str, overrides: dict, data_overrides: dict, seed: int, from_run: P
     table.insert(0, "seed", seed)
     table.insert(0, "run", name)
     table["overrides"] = json.dumps({**overrides, **data_overrides}, sort_keys=True) if from_run is None else \
-        f"run folder {out.name} ({name})"
+        "scored from finished run folders (--from-run)"
+    table["run_dir"] = str(out.relative_to(ROOT)) if out.is_relative_to(ROOT) else str(out)
     table["train_s"] = round(train_s, 1)
     old = pd.read_csv(RESULTS) if RESULTS.is_file() else pd.DataFrame()
     if not old.empty:
@@ -87,32 +88,51 @@ def run(name: str, overrides: dict, data_overrides: dict, seed: int, from_run: P
     return table
 
 
+COLUMNS = {  # summary column -> (source, task) of the held-out real sources (MRR), or the embedded table
+    "pooled zero-shot MRR": ("all", "zeroshot"),
+    "mean zero-shot MRR": ("mean", "zeroshot"),
+    "mean audio->image MRR": ("mean", "image"),
+    "Scratch audio->image MRR": ("scratch", "image"),
+    "mean audio->label MRR": ("mean", "label"),
+}
+EMBEDDED = {"TimGM prototype R@1": "timgm_prototype", "Tux photo R@1": "tux_photo"}
+
+
+def _cell(values: pd.Series) -> str:
+    values = values.dropna()
+    if len(values) > 1:
+        return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+    return f"{values.iloc[0]:.3f}" if len(values) else ""
+
+
 def summary(results: pd.DataFrame, metric: str = "MRR") -> pd.DataFrame:
-    """Per run: mean +- std over its seeds of the headline MRRs (held-out sources, pooled and macro
-    mean), random weights' mean over all runs' seeds, chance, and the embedded TimGM R@1."""
+    """Per run: mean ± sample std over its seeds of the headline numbers (held-out real sources and
+    the embedded held-out table), then random weights (seeds 0, 1, 2) and chance."""
     from w2clib.evaluate.real_heldout import summarise
 
-    rows = []
+    per_seed, baseline = [], {}
     for (run, seed), part in results.groupby(["run", "seed"], sort=False):
         real = summarise(part[part["source"] != "embedded"], metric).set_index(["source", "task"])
-        row = {"run": run, "seed": seed, "overrides": part["overrides"].iloc[0], "train_s": part["train_s"].iloc[0]}
-        for source, task in HEADLINE:
-            if (source, task) in real.index:
-                for col in ("trained", "random", "chance"):
-                    row[f"{source}_{task}_{col}"] = real.loc[(source, task), col]
-        emb = part[(part["source"] == "embedded") & (part["metric"] == "R@1")]
-        for task in ("timgm_prototype", "tux_photo"):
-            hit = emb[emb["task"] == task]["value"]
-            row[f"{task}_R@1"] = float(hit.iloc[0]) if len(hit) else float("nan")
-        rows.append(row)
-    per_seed = pd.DataFrame(rows)
-    value_cols = [c for c in per_seed.columns if c not in ("run", "seed", "overrides")]
-    grouped = per_seed.groupby(["run", "overrides"], sort=False)[value_cols]
-    out = grouped.mean().round(3)
-    std = grouped.std(ddof=1).round(3).add_suffix("_std")
-    out = out.join(std[[c for c in std.columns if c.endswith("trained_std") or c.endswith("R@1_std")]])
-    out.insert(0, "seeds", per_seed.groupby(["run", "overrides"], sort=False)["seed"].count())
-    return out.reset_index()
+        row = {"run": run, "seed": seed, "changes": part["overrides"].iloc[0]}
+        for column, key in COLUMNS.items():
+            row[column] = real.loc[key, "trained"] if key in real.index else float("nan")
+            if key in real.index:
+                baseline.setdefault(column, (real.loc[key, "random"], real.loc[key, "random_std"], real.loc[key, "chance"]))
+        emb = part[(part["source"] == "embedded") & (part["metric"] == "R@1") & (part["model"] == "trained")]
+        for column, task in EMBEDDED.items():
+            hit = emb.loc[emb["task"] == task, "value"]
+            row[column] = float(hit.iloc[0]) if len(hit) else float("nan")
+        per_seed.append(row)
+    frame = pd.DataFrame(per_seed)
+    rows = []
+    for (run, changes), part in frame.groupby(["run", "changes"], sort=False):
+        rows.append({"run": run, "seeds": " ".join(str(s) for s in sorted(part["seed"])), "changes": changes,
+                     **{c: _cell(part[c]) for c in [*COLUMNS, *EMBEDDED]}})
+    rows.append({"run": "random weights", "seeds": "0 1 2", "changes": "the same architecture, untrained",
+                 **{c: f"{baseline[c][0]:.3f} ± {baseline[c][1]:.3f}" for c in COLUMNS if c in baseline}})
+    rows.append({"run": "chance", "seeds": "", "changes": "exact expectation of a random ranking",
+                 **{c: f"{baseline[c][2]:.3f}" for c in COLUMNS if c in baseline}})
+    return pd.DataFrame(rows).fillna("")
 
 
 def main() -> None:
@@ -129,11 +149,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "run":
         table = run(args.name, json.loads(args.overrides), json.loads(args.data_overrides), args.seed, args.from_run)
-        print(summary(table.assign(run=args.name)).T.to_string())
+        print(summary(table).T.to_string())
     else:
         table = summary(pd.read_csv(RESULTS))
         table.to_csv(SUMMARY, index=False)
-        print(table.T.to_string())
+        print(table.to_markdown(index=False))
 
 
 if __name__ == "__main__":
