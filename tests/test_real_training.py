@@ -163,3 +163,41 @@ def test_real_heldout_section_needs_a_spread_of_random_seeds():
     with pytest.raises(ValueError, match="at least 2 distinct seeds"):
         RealHeldOutOptions(random_seeds=(0,))
     assert RealHeldOutOptions(random_seeds=[3, 4]).random_seeds == (3, 4)
+
+
+def test_a_runs_real_table_is_cached_until_its_checkpoint_or_options_change(tmp_path, monkeypatch):
+    import types
+
+    import w2clib
+    import w2clib.teachers
+    from w2clib.evaluate import embedded_heldout, real_runs
+
+    manifest = pd.DataFrame({"source": ["a", "b", "lmms"], "split": ["test", "test", "train"]})
+    model = types.SimpleNamespace(checkpoint_sha256="aaa", config=types.SimpleNamespace(teacher={"name": "t"}))
+    calls = []
+
+    class FakeEvaluator:
+        def table(self, models):
+            calls.append(sorted(models))
+            return pd.DataFrame([{"model": m, "source": "a", "task": "label", "metric": "MRR", "value": 0.5,
+                                  "chance": 0.2, "templates": ""} for m in models])
+
+    def fake_evaluator(teacher, manifest, *, sources, templates, clip_seconds):
+        assert sources == ["a", "b"] and templates == "clip_ensemble"
+        return FakeEvaluator()
+
+    monkeypatch.setattr(w2clib, "load_model", lambda run_dir, device="cpu": model)
+    monkeypatch.setattr(w2clib.teachers, "teacher_from_description", lambda description: "teacher")
+    monkeypatch.setattr(embedded_heldout, "random_like", lambda m, seed: m)
+    monkeypatch.setattr(real_runs, "_manifest", lambda profile: manifest)
+    monkeypatch.setattr(real_runs, "real_heldout_evaluator", fake_evaluator)
+    options = RealHeldOutOptions()
+    first = real_runs.run_table("smoke", tmp_path, options, clip_seconds=2.0, seed=5)
+    assert calls == [["random_seed0", "random_seed1", "random_seed2", "trained"]] and (first["seed"] == 5).all()
+    again = real_runs.run_table("smoke", tmp_path, options, clip_seconds=2.0, seed=5)
+    assert len(calls) == 1 and again["value"].tolist() == first["value"].tolist()  # read from the run folder
+    real_runs.run_table("smoke", tmp_path, RealHeldOutOptions(random_seeds=(0, 1)), clip_seconds=2.0)
+    assert len(calls) == 2  # other baselines: computed again
+    model.checkpoint_sha256 = "bbb"  # the run folder now holds other weights
+    real_runs.run_table("smoke", tmp_path, RealHeldOutOptions(random_seeds=(0, 1)), clip_seconds=2.0)
+    assert len(calls) == 3

@@ -92,20 +92,20 @@ def run_table(profile: str | os.PathLike[str] | Profile, run_dir: str | os.PathL
     manifest = _manifest(prof)
     sources = list(options.sources) if options.sources is not None else \
         heldout_sources(manifest, trained_real_sources(run_dir))
-    stamp = {"checkpoint": model.checkpoint_sha256, "sources": " ".join(sources), "templates": options.templates,
-             "random_seeds": " ".join(str(s) for s in options.random_seeds), "clip_seconds": clip_seconds}
+    # what the cached table was computed from: one column each, compared as text
+    stamp = {"checkpoint": model.checkpoint_sha256, "sources": " ".join(sources), "templates_set": options.templates,
+             "random_seeds": " ".join(str(s) for s in options.random_seeds), "clip_seconds": str(float(clip_seconds))}
     cached = run_dir / CACHE_NAME
     if cached.is_file():
-        table = pd.read_csv(cached, keep_default_na=False)
-        if len(table) and all(str(table[k].iloc[0]) == str(v) for k, v in stamp.items() if k in table):
+        table = pd.read_csv(cached, keep_default_na=False, dtype=str)
+        if len(table) and all(k in table and table[k].iloc[0] == v for k, v in stamp.items()):
+            table = pd.read_csv(cached, keep_default_na=False, dtype={k: str for k in stamp})
             return table.assign(**columns) if columns else table
     teacher = teacher_from_description(model.config.teacher)
     evaluator = real_heldout_evaluator(teacher, manifest, sources=sources, templates=options.templates,
                                        clip_seconds=clip_seconds)
     models = {"trained": model, **{f"random_seed{s}": random_like(model, s) for s in options.random_seeds}}
-    table = evaluator.table(models).assign(**{k: stamp[k] for k in ("checkpoint", "sources")},
-                                           templates_set=options.templates,
-                                           random_seeds=stamp["random_seeds"], clip_seconds=clip_seconds)
+    table = evaluator.table(models).assign(**stamp)
     with atomic_path(cached) as tmp:
         table.to_csv(tmp, index=False)
     return table.assign(**columns) if columns else table
