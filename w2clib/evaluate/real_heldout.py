@@ -54,6 +54,7 @@ __all__ = [
     "REAL_TASKS",
     "RealHeldOutEvaluator",
     "SourceSet",
+    "by_model",
     "logmel_loso",
     "heldout_sources",
     "real_heldout_evaluator",
@@ -319,6 +320,19 @@ def real_heldout_evaluator(teacher: Any, manifest: pd.DataFrame, *, sources: Seq
                                 ridge_alpha=ridge_alpha, templates=templates)
 
 
+def by_model(table: pd.DataFrame, metric: str = "MRR") -> pd.DataFrame:
+    """``metric`` of :meth:`RealHeldOutEvaluator.table` indexed by (source, task), a column per model
+    (each random seed its own) and ``chance``, plus the macro mean over the sources per task
+    (``source = "mean"``, the pooled set left out).  The teacher's picture rows are left out."""
+    part = table[(table["metric"] == metric) & (table["model"] != "teacher_pictures")]
+    wide = part.pivot_table(index=["source", "task"], columns="model", values="value")
+    wide["chance"] = part.groupby(["source", "task"])["chance"].first()
+    real = wide.drop(index=POOLED, level="source", errors="ignore")
+    mean = real.groupby(level="task").mean()  # macro mean per model (and per random seed)
+    mean.index = pd.MultiIndex.from_product([["mean"], mean.index], names=["source", "task"])
+    return pd.concat([wide, mean])
+
+
 def summarise(table: pd.DataFrame, metric: str = "MRR") -> pd.DataFrame:
     """Wide view of :meth:`RealHeldOutEvaluator.table`: one row per (source, task) -- plus the
     macro mean over the sources per task (``source = "mean"``, the pooled set left out) -- with a
@@ -326,12 +340,7 @@ def summarise(table: pd.DataFrame, metric: str = "MRR") -> pd.DataFrame:
     seeds) and ``random_std`` (sample std over seeds; on the mean row, of the seeds' macro means).
     The teacher's picture rows (other queries) are left out: see :meth:`RealHeldOutEvaluator.teacher_rows`."""
     part = table[(table["metric"] == metric) & (table["model"] != "teacher_pictures")]
-    wide = part.pivot_table(index=["source", "task"], columns="model", values="value")
-    wide["chance"] = part.groupby(["source", "task"])["chance"].first()
-    real = wide.drop(index=POOLED, level="source", errors="ignore")
-    mean = real.groupby(level="task").mean()  # macro mean per model (and per random seed) first
-    mean.index = pd.MultiIndex.from_product([["mean"], mean.index], names=["source", "task"])
-    wide = pd.concat([wide, mean])
+    wide = by_model(table, metric)
     seeds = [c for c in wide.columns if str(c).startswith("random_seed")]
     if seeds:  # then the spread over seeds, so the mean row's std is that of the macro mean
         wide.insert(0, "random_std", wide[seeds].std(axis=1, ddof=1) if len(seeds) > 1 else 0.0)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .._io import atomic_path
 from ..config import Profile, load_profile, section_config
-from .real_heldout import POOLED, heldout_sources, real_heldout_evaluator, trained_real_sources
+from .real_heldout import by_model, heldout_sources, real_heldout_evaluator, trained_real_sources
 
 __all__ = [
     "CACHE_NAME",
@@ -97,9 +97,8 @@ def run_table(profile: str | os.PathLike[str] | Profile, run_dir: str | os.PathL
              "random_seeds": " ".join(str(s) for s in options.random_seeds), "clip_seconds": str(float(clip_seconds))}
     cached = run_dir / CACHE_NAME
     if cached.is_file():
-        table = pd.read_csv(cached, keep_default_na=False, dtype=str)
+        table = pd.read_csv(cached, keep_default_na=False, dtype={k: str for k in stamp})
         if len(table) and all(k in table and table[k].iloc[0] == v for k, v in stamp.items()):
-            table = pd.read_csv(cached, keep_default_na=False, dtype={k: str for k in stamp})
             return table.assign(**columns) if columns else table
     teacher = teacher_from_description(model.config.teacher)
     evaluator = real_heldout_evaluator(teacher, manifest, sources=sources, templates=options.templates,
@@ -112,18 +111,9 @@ def run_table(profile: str | os.PathLike[str] | Profile, run_dir: str | os.PathL
 
 
 def _per_model(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One row per (seed, source, task), a column per model, plus each seed's macro mean over the
-    sources (``source = "mean"``, as :func:`.real_heldout.summarise` computes it)."""
-    part = frame[(frame["metric"] == metric) & (frame["model"] != "teacher_pictures")]
-    rows = []
-    for seed, one in part.groupby("seed", sort=True):
-        wide = one.pivot_table(index=["source", "task"], columns="model", values="value")
-        wide["chance"] = one.groupby(["source", "task"])["chance"].first()
-        real = wide.drop(index=POOLED, level="source", errors="ignore")
-        mean = real.groupby(level="task").mean()
-        mean.index = pd.MultiIndex.from_product([["mean"], mean.index], names=["source", "task"])
-        rows.append(pd.concat([wide, mean]).assign(seed=seed))
-    return pd.concat(rows).reset_index()
+    """One row per (seed, source, task) of :func:`.real_heldout.by_model`, the seed as a column."""
+    return pd.concat([by_model(one, metric).assign(seed=seed) for seed, one in frame.groupby("seed", sort=True)]
+                     ).reset_index()
 
 
 def spread_summary(frame: pd.DataFrame, metric: str = "MRR", factor: float = 1.5) -> pd.DataFrame:

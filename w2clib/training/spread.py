@@ -53,6 +53,7 @@ def seed_spread(profile: str | os.PathLike[str] | Profile, seeds: Sequence[int])
     """
     import w2clib
     from ..evaluate.embedded_heldout import EvalOptions, heldout_evaluator, random_like
+    from ..evaluate.real_runs import RealHeldOutOptions, run_table
 
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     seeds = list(dict.fromkeys(int(s) for s in seeds))
@@ -65,7 +66,7 @@ def seed_spread(profile: str | os.PathLike[str] | Profile, seeds: Sequence[int])
     opts = section_config(EvalOptions, options, where=f"{prof.path}:heldout")
     final = None  # built on first need: a rerun over cached seeds only reads their tables
     tables, real_tables = [], []
-    real_opts = _real_options(prof)
+    real_opts = RealHeldOutOptions.from_profile(prof)
     for seed in seeds:
         out = _seed_dir(prof, seed, base.seed)
         cached = out / "heldout_final.csv"
@@ -87,7 +88,7 @@ def seed_spread(profile: str | os.PathLike[str] | Profile, seeds: Sequence[int])
         with atomic_path(prof.results_dir / SPREAD_FILE) as tmp:
             frame.to_csv(tmp, index=False)
         if real_opts is not None:  # the same runs on real recordings held out by source
-            real_tables.append(_real_table(prof, out, real_opts, base.clip_seconds, seed))
+            real_tables.append(run_table(prof, out, real_opts, clip_seconds=base.clip_seconds, seed=seed))
     if real_tables:
         _write_real_spread(prof, pd.concat(real_tables, ignore_index=True))
     table = spread_table(frame).round(4)
@@ -95,18 +96,6 @@ def seed_spread(profile: str | os.PathLike[str] | Profile, seeds: Sequence[int])
     with atomic_path(prof.results_dir / SUMMARY_FILE) as tmp:
         table.to_csv(tmp, index=False)
     return frame
-
-
-def _real_options(prof: Profile):  # -> RealHeldOutOptions | None
-    from ..evaluate.real_runs import RealHeldOutOptions
-
-    return RealHeldOutOptions.from_profile(prof)
-
-
-def _real_table(prof: Profile, out: Path, options, clip_seconds: float, seed: int) -> pd.DataFrame:
-    from ..evaluate.real_runs import run_table
-
-    return run_table(prof, out, options, clip_seconds=clip_seconds, seed=seed)
 
 
 def _write_real_spread(prof: Profile, frame: pd.DataFrame) -> None:
