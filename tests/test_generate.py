@@ -252,3 +252,56 @@ def test_the_cli_draws_a_sound_through_the_checkpoints_packaged_teacher(tmp_path
     from PIL import Image
 
     assert Image.open(out).size == (32, 32)
+
+
+# ------------------------------------------------------------------------------- notebook 10's table
+def test_cutout_options_reach_the_views_and_unknown_ones_are_refused():
+    from w2clib.generate import GenerationConfig
+
+    cfg = GenerationConfig(cutouts=3, cutout_options={"degrees": 30.0, "min_fraction": 0.4, "erase_area": [0.0, 0.1]})
+    views = cfg.cutout_config()
+    assert (views.n, views.degrees, views.min_fraction, views.erase_area) == (3, 30.0, 0.4, (0.0, 0.1))
+    with pytest.raises(ValueError, match="unknown \\['degree'\\]"):
+        GenerationConfig(cutout_options={"degree": 30})
+    with pytest.raises(ValueError, match="min_fraction"):
+        GenerationConfig(cutout_options={"min_fraction": 0.0})
+
+
+def test_teacher_ranks_place_each_judged_class_among_the_1000_prototypes():
+    import pandas as pd
+
+    from w2clib.generate import GenerationConfig
+    from w2clib.generate.experiment import teacher_ranks
+    from w2clib.teachers import imagenet_index
+
+    class Prototypes:
+        def class_prototypes(self, classes):
+            assert list(classes) == list(range(1000))
+            return np.eye(1000, dtype=np.float32)
+
+    zebra, violin = imagenet_index("zebra"), imagenet_index("violin")
+    targets = np.zeros((2, 1000), dtype=np.float32)
+    targets[0, [zebra, violin, 3]] = [0.5, 0.2, 0.9]  # zebra second, violin third
+    targets[1, violin] = 1.0
+    plan = pd.DataFrame({"job": ["mix", "solo"], "labels": ["zebra|violin", "violin"]})
+    cfg = GenerationConfig(classes=["zebra", "violin"], accept={"zebra": ["zebra"], "violin": ["violin"]})
+    ranks = teacher_ranks(plan, targets, Prototypes(), cfg)
+    assert ranks.to_dict("records") == [{"job": "mix", "class": "zebra", "teacher_rank": 2},
+                                        {"job": "mix", "class": "violin", "teacher_rank": 3},
+                                        {"job": "solo", "class": "violin", "teacher_rank": 1}]
+
+
+def test_the_cli_takes_its_drawing_settings_from_a_profile_and_single_flags_override_them(tmp_path):
+    from w2clib.cli import _drawing_settings, build_parser
+
+    (tmp_path / "p.yaml").write_text("extends: smoke\ngeneration:\n  steps: 7\n  size: 48\n  cutouts: 3\n"
+                                     "  cut_size: 40\n  cutout_options: {degrees: 30}\n")
+    parse = build_parser().parse_args
+    settings = _drawing_settings(parse(["generate", "a.wav", "--out", "a.png", "--profile", str(tmp_path / "p.yaml"),
+                                        "--steps", "9"]))
+    assert (settings["steps"], settings["size"], settings["cut_size"]) == (9, 48, 40)
+    assert (settings["cutouts"].n, settings["cutouts"].degrees) == (3, 30)
+    plain = _drawing_settings(parse(["generate", "a.wav", "--out", "a.png", "--cutouts", "2"]))
+    assert (plain["steps"], plain["size"], plain["cutouts"].n, plain["cutouts"].degrees) == (300, 224, 2, 15.0)
+    with pytest.raises(ValueError, match="--steps"):
+        _drawing_settings(parse(["generate", "a.wav", "--out", "a.png", "--steps", "0"]))

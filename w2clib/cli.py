@@ -2,7 +2,7 @@
 
     w2clib embed FILE_OR_DIR... --out OUT.npz [--checkpoint CKPT] [--frames --window-ms 1000 --hop-ms 50]
     w2clib checkpoints                      # list named checkpoints and the cache folder
-    w2clib generate SOUND.wav --out IMG.png [--checkpoint CKPT] [--steps 300] [--size 224] [--video OUT.mp4]
+    w2clib generate SOUND.wav --out IMG.png [--checkpoint CKPT] [--profile mini] [--steps 300] [--size 224] [--video OUT.mp4]
 
 Every error (missing files, unreadable audio, unknown or damaged checkpoints, a full disk ...) ends
 with a one-line message and exit status 2, not a traceback; ``w2clib --debug <command>`` shows the
@@ -13,9 +13,11 @@ folders without ``--parents``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -123,16 +125,44 @@ def _configure_generate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output .png picture (of the whole sound)")
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint name, .pt file or w2clib folder (default: the official release)")
-    p.add_argument("--steps", type=int, default=300, help="optimisation steps (the authors: 500)")
-    p.add_argument("--size", type=int, default=224, help="picture side in px (a multiple of 16 for vqgan)")
-    p.add_argument("--cutouts", type=int, default=16, help="augmented views per step (the authors: 32)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", default=None,
+                   help="take the drawing settings (size, steps, cutouts and their options, lr, seed) from this "
+                        "profile's generation: section, e.g. mini; the flags below override single ones")
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default 300; the authors: 500)")
+    p.add_argument("--size", type=int, default=None, help="picture side in px, a multiple of 16 for vqgan (default 224)")
+    p.add_argument("--cutouts", type=int, default=None, help="augmented views per step (default 16; the authors: 32)")
+    p.add_argument("--cut-size", type=int, default=None,
+                   help="side of the views the perceptor sees (default its input size; smaller is faster)")
+    p.add_argument("--seed", type=int, default=None, help="seeds the picture (default 0)")
     p.add_argument("--generator", choices=["auto", "fourier", "vqgan"], default="auto",
                    help="auto: vqgan with a CLIP teacher (the paper's), fourier with the packaged one")
     p.add_argument("--vqgan-weights", default=None, help="a local VQGAN f16-16384 file (default: download once)")
     p.add_argument("--video", default=None, help="also write an mp4: one frame per 1 s window every 0.1 s")
     p.add_argument("--force", action="store_true", help="overwrite --out / --video if they exist")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+
+
+def _drawing_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """``generate`` keywords: a profile's ``generation:`` settings when ``--profile`` is given, else the
+    defaults; single flags override either."""
+    from .generate.cutouts import CutoutConfig
+
+    settings: dict[str, Any] = {"steps": 300, "size": 224, "cutouts": CutoutConfig(n=16), "seed": 0}
+    if args.profile is not None:
+        from .config import load_profile
+        from .generate import generation_config
+
+        cfg = generation_config(load_profile(args.profile))
+        settings = {"steps": cfg.steps, "size": cfg.size, "cutouts": cfg.cutout_config(), "seed": cfg.seed,
+                    "cut_size": cfg.cut_size, "lr": cfg.lr}
+    for flag in ("steps", "size", "seed", "cut_size"):
+        if getattr(args, flag) is not None:
+            settings[flag] = getattr(args, flag)
+    if args.cutouts is not None:
+        settings["cutouts"] = dataclasses.replace(settings["cutouts"], n=args.cutouts)
+    if settings["steps"] < 1 or settings["cutouts"].n < 1:
+        raise ValueError("--steps and --cutouts must be >= 1")
+    return settings
 
 
 @command("generate", _configure_generate)
@@ -147,8 +177,7 @@ def run_generate(args: argparse.Namespace) -> int:
     video = check_output(Path(args.video), force=args.force, parents=False, suffix=".mp4") if args.video else None
     if not Path(args.sound).is_file():
         raise FileNotFoundError(f"sound file not found: {args.sound!r}")
-    if args.steps < 1 or args.cutouts < 1:
-        raise ValueError("--steps and --cutouts must be >= 1")
+    drawing = _drawing_settings(args)
     wave = load_audio(args.sound)
     model = load_model(args.checkpoint, device=args.device)
     recorded = dict(model.config.teacher or {})
@@ -156,13 +185,13 @@ def run_generate(args: argparse.Namespace) -> int:
                else load_teacher("ViT-B-32", pretrained="openai", device=args.device))
     kind = args.generator if args.generator != "auto" else ("fourier" if recorded.get("kind") == "packaged" else "vqgan")
     generator = load_vqgan(args.vqgan_weights, device=teacher.device) if kind == "vqgan" else "fourier"
-    settings = {"size": args.size, "cutouts": args.cutouts, "seed": args.seed, "generator": generator}
-    result = generate(embed_audio(wave, model)[0], teacher, steps=args.steps, **settings)
+    settings = {**drawing, "generator": generator}
+    result = generate(embed_audio(wave, model)[0], teacher, **settings)
     result.image.save(out)
-    print(f"wrote {out} ({args.size} px, {args.steps} steps, {kind} image, perceptor {teacher.name}, "
+    print(f"wrote {out} ({drawing['size']} px, {drawing['steps']} steps, {kind} image, perceptor {teacher.name}, "
           f"{result.seconds:.0f} s)")
     if video is not None:
-        clip = generate_video(wave, model, teacher, video, steps=args.steps, **settings)
+        clip = generate_video(wave, model, teacher, video, **settings)
         print(f"wrote {video}: {len(clip.frames)} frames at {clip.fps:g} fps with the sound; frames in "
               f"{clip.frames[0].parent}")
     return 0

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..config import Profile, section_config
+from .cutouts import CutoutConfig
 
 __all__ = ["GenerationConfig", "generation_config"]
 
@@ -28,11 +29,15 @@ class GenerationConfig:
     size: int = 64  # picture side, px (multiple of 16 for vqgan)
     steps: int = 4  # Adam steps per picture (the authors: 500)
     cutouts: int = 2  # augmented views per step (the authors: 32)
+    cutout_options: dict[str, Any] = field(default_factory=dict)  # other CutoutConfig fields (e.g. degrees,
+    #                  min_fraction); empty = the authors' augmentation (w2clib.generate.cutouts)
     cut_size: int | None = 64  # side of the views the perceptor sees; null = its input size (224)
     lr: float | None = None  # Adam learning rate; null = 0.05 (fourier) / 0.1 (vqgan)
     seed: int = 0  # seeds every picture (and the unrelated directions)
     save_every: int = 50  # steps between saved latents (a killed run resumes there)
     random_seed: int = 0  # seed of the random-weight encoder (the "random weights" condition)
+    rank_in_teacher: bool = True  # also rank each judged class among the teacher's 1000 ImageNet class
+    #                  prototypes by cosine to the target: where the target points before any drawing
     judges: list[str] = field(default_factory=lambda: ["efficientnet_lite2"])  # + open_clip models (zero-shot)
     judge_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # judge name -> load_teacher kwargs
     num_threads: int = 2  # torch CPU threads while drawing (0 = torch default)
@@ -52,8 +57,20 @@ class GenerationConfig:
             raise ValueError("generation: steps >= 0, cutouts >= 1, size >= 16 and unrelated >= 0 are required")
         if self.generator == "vqgan" and self.size % 16:
             raise ValueError(f"generation.size must be a multiple of 16 for vqgan, got {self.size}")
+        self.cutout_config()  # unknown or invalid cutout options fail here, before any drawing
         if "{}" not in self.text_prompt:
             raise ValueError(f"generation.text_prompt must contain '{{}}', got {self.text_prompt!r}")
+
+    def cutout_config(self) -> CutoutConfig:
+        """The views each step scores: ``cutouts`` of them, made as ``cutout_options`` say."""
+        known = {f.name for f in fields(CutoutConfig)} - {"n"}
+        unknown = sorted(set(self.cutout_options) - known)
+        if unknown:
+            raise ValueError(f"generation.cutout_options: unknown {unknown}; known: {sorted(known)}")
+        options = dict(self.cutout_options)
+        if "erase_area" in options:
+            options["erase_area"] = tuple(options["erase_area"])
+        return CutoutConfig(n=self.cutouts, **options)
 
 
 def generation_config(profile: Profile) -> GenerationConfig:

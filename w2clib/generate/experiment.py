@@ -27,7 +27,7 @@ import pandas as pd
 from .._io import atomic_path, atomic_write_json
 from .config import GenerationConfig
 
-__all__ = ["CONDITIONS", "draw_all", "judge_table", "judge_summary", "plan_targets"]
+__all__ = ["CONDITIONS", "draw_all", "judge_table", "judge_summary", "plan_targets", "teacher_ranks"]
 
 CONDITIONS = ("audio", "random_weights", "text", "unrelated", "mixture")
 
@@ -112,8 +112,30 @@ def plan_targets(ctx: Any, cfg: GenerationConfig) -> tuple[pd.DataFrame, np.ndar
     return pd.DataFrame(rows), np.stack(targets)
 
 
+def teacher_ranks(plan: pd.DataFrame, targets: np.ndarray, teacher: Any, cfg: GenerationConfig) -> pd.DataFrame:
+    """Per (picture, judged class): ``teacher_rank``, the rank of the class (its best accepted ImageNet
+    class) among the teacher's 1000 ImageNet class prototypes by cosine to the picture's *target*.
+
+    This is where the target points before anything is drawn: a sound whose embedding already ranks
+    its class far down cannot be drawn recognisably by any generator, while a well-ranked target that
+    the judge does not recognise is a failure of the drawing.  Rows as :func:`judge_table`'s keys
+    (``job``, ``class``)."""
+    from ..metrics import l2_normalize
+
+    prototypes = np.asarray(teacher.class_prototypes(list(range(1000))), dtype=np.float32)
+    cosines = l2_normalize(np.asarray(targets, dtype=np.float32)) @ prototypes.T  # (pictures, 1000)
+    rows = []
+    for i, row in enumerate(plan.itertuples()):
+        for label in row.labels.split("|"):
+            accepted = _accepted(cfg, label)
+            if accepted:
+                best = cosines[i, accepted].max()
+                rows.append({"job": row.job, "class": label, "teacher_rank": int((cosines[i] > best).sum()) + 1})
+    return pd.DataFrame(rows, columns=["job", "class", "teacher_rank"])
+
+
 def _settings(cfg: GenerationConfig) -> dict[str, Any]:
-    keep = ("generator", "vqgan_weights", "size", "steps", "cutouts", "cut_size", "lr", "seed")
+    keep = ("generator", "vqgan_weights", "size", "steps", "cutouts", "cutout_options", "cut_size", "lr", "seed")
     return {k: v for k, v in asdict(cfg).items() if k in keep}
 
 
@@ -147,7 +169,7 @@ def draw_all(plan: pd.DataFrame, targets: np.ndarray, perceptor: Any, cfg: Gener
         record = json.loads(meta.read_text()) if meta.is_file() and png.is_file() else {}
         if record.get("key") != key:
             with torch_threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
-                result = generate(target, perceptor, steps=cfg.steps, size=cfg.size, cutouts=cfg.cutouts,
+                result = generate(target, perceptor, steps=cfg.steps, size=cfg.size, cutouts=cfg.cutout_config(),
                                   seed=cfg.seed, generator=generator, lr=cfg.lr, cut_size=cfg.cut_size,
                                   checkpoint=latents / f"{row.job}.pt", save_every=cfg.save_every,
                                   progress=progress, desc=row.job)
@@ -190,10 +212,13 @@ def judge_table(drawn: pd.DataFrame, judge: Any, cfg: GenerationConfig) -> pd.Da
 
 def judge_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per judge and condition: pictures, judged (picture, class) pairs, mean top-1/top-5 agreement,
-    median rank and the analytic top-5 chance."""
+    median rank and the analytic top-5 chance; with :func:`teacher_ranks` merged in, ``teacher_top5``:
+    the share whose *target* ranks the class in the teacher's top 5 of 1000."""
+    extra = {"teacher_top5": ("teacher_top5", "mean")} if "teacher_rank" in table.columns else {}
+    table = table.assign(teacher_top5=table["teacher_rank"] <= 5) if extra else table
     grouped = table.groupby(["judge", "condition"], sort=False)
     out = grouped.agg(pictures=("job", "nunique"), pairs=("job", "size"), top1=("top1", "mean"),
-                      top5=("top5", "mean"), median_rank=("rank", "median"), chance5=("chance5", "mean"))
+                      top5=("top5", "mean"), median_rank=("rank", "median"), chance5=("chance5", "mean"), **extra)
     out = out.reset_index()
     out["order"] = out["condition"].map({c: i for i, c in enumerate(CONDITIONS)})
     return out.sort_values(["judge", "order"], kind="stable").drop(columns="order").reset_index(drop=True)
