@@ -305,3 +305,26 @@ def test_the_cli_takes_its_drawing_settings_from_a_profile_and_single_flags_over
     assert (plain["steps"], plain["size"], plain["cutouts"].n, plain["cutouts"].degrees) == (300, 224, 2, 15.0)
     with pytest.raises(ValueError, match="--steps"):
         _drawing_settings(parse(["generate", "a.wav", "--out", "a.png", "--steps", "0"]))
+
+
+def test_worker_processes_draw_the_pictures_one_process_draws(tmp_path):
+    import pandas as pd
+    from PIL import Image
+
+    from w2clib.generate import GenerationConfig
+    from w2clib.generate.experiment import draw_all
+    from w2clib.teachers import load_teacher
+
+    teacher = load_teacher("packaged")
+    plan = pd.DataFrame({"job": ["a", "b", "c"]})
+    targets = np.random.default_rng(0).standard_normal((3, teacher.dim)).astype(np.float32)
+    base = {"size": 32, "steps": 2, "cutouts": 1, "cut_size": 32, "num_threads": 1}
+    one = draw_all(plan, targets, teacher, GenerationConfig(**base), tmp_path / "one", progress=False)
+    two = draw_all(plan, targets, teacher, GenerationConfig(**base, workers=2), tmp_path / "two", progress=False)
+    assert list(two["job"]) == ["a", "b", "c"]
+    for a, b in zip(one["image_path"], two["image_path"]):
+        assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
+    again = draw_all(plan, targets, teacher, GenerationConfig(**base, workers=2), tmp_path / "two", progress=False)
+    assert list(again["seconds"]) == list(two["seconds"])  # cached: nothing drawn again
+    with pytest.raises(ValueError, match="workers >= 1"):
+        GenerationConfig(workers=0)

@@ -40,7 +40,8 @@ class GenerationConfig:
     #                  prototypes by cosine to the target: where the target points before any drawing
     judges: list[str] = field(default_factory=lambda: ["efficientnet_lite2"])  # + open_clip models (zero-shot)
     judge_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # judge name -> load_teacher kwargs
-    num_threads: int = 2  # torch CPU threads while drawing (0 = torch default)
+    num_threads: int = 2  # torch CPU threads while drawing (0 = torch default), per worker
+    workers: int = 1  # pictures drawn at once in worker processes (CPU perceptor only; 1 = in the notebook's process)
     out_dir: str = "generation"  # under run_dir: pictures, latents, the plan
 
     def __post_init__(self) -> None:
@@ -53,8 +54,9 @@ class GenerationConfig:
         for pair in self.mixtures:
             if len(pair) != 2 or not set(pair) <= set(self.classes):
                 raise ValueError(f"generation.mixtures: each entry is two labels from generation.classes, got {pair!r}")
-        if self.steps < 0 or self.cutouts < 1 or self.size < 16 or self.unrelated < 0:
-            raise ValueError("generation: steps >= 0, cutouts >= 1, size >= 16 and unrelated >= 0 are required")
+        if self.steps < 0 or self.cutouts < 1 or self.size < 16 or self.unrelated < 0 or self.workers < 1:
+            raise ValueError("generation: steps >= 0, cutouts >= 1, size >= 16, unrelated >= 0 and workers >= 1 "
+                             "are required")
         if self.generator == "vqgan" and self.size % 16:
             raise ValueError(f"generation.size must be a multiple of 16 for vqgan, got {self.size}")
         self.cutout_config()  # unknown or invalid cutout options fail here, before any drawing

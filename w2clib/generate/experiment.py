@@ -14,10 +14,11 @@ rerun only judges; a killed run resumes from the saved latents.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -144,44 +145,84 @@ def _job_key(target: np.ndarray, settings: dict[str, Any], perceptor: str) -> st
     return hashlib.sha256(blob + np.asarray(target, np.float32).tobytes()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One picture to draw: everything a worker process needs besides the perceptor and generator."""
+
+    name: str
+    target: np.ndarray
+    key: str
+    out_dir: Path
+    cfg: GenerationConfig
+    progress: bool
+
+
+def _draw_one(job: _Job, perceptor: Any, generator: Any) -> dict[str, Any]:
+    """Draw ``job`` into ``out_dir/images/<name>.png`` with its record ``<name>.json``; resumes from the
+    saved latent of an interrupted attempt.  Module-level: worker processes run it too."""
+    import torch
+
+    from ..evaluate.probes import torch_threads
+    from .optimize import generate
+
+    cfg, images, latents = job.cfg, job.out_dir / "images", job.out_dir / "latents"
+    with torch_threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
+        result = generate(job.target, perceptor, steps=cfg.steps, size=cfg.size, cutouts=cfg.cutout_config(),
+                          seed=cfg.seed, generator=generator, lr=cfg.lr, cut_size=cfg.cut_size,
+                          checkpoint=latents / f"{job.name}.pt", save_every=cfg.save_every,
+                          progress=job.progress, desc=job.name)
+    with atomic_path(images / f"{job.name}.png") as tmp:
+        result.image.save(tmp, format="PNG")
+    record = {"key": job.key, "seconds": round(result.seconds, 2), "steps": cfg.steps,
+              "final_loss": result.losses[-1] if result.losses else None,
+              "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    atomic_write_json(images / f"{job.name}.json", record)
+    (latents / f"{job.name}.pt").unlink(missing_ok=True)  # the picture is saved: its latent is no longer needed
+    return record
+
+
 def draw_all(plan: pd.DataFrame, targets: np.ndarray, perceptor: Any, cfg: GenerationConfig, out_dir: Path,
              *, progress: bool = True) -> pd.DataFrame:
     """Draw (or reuse) every planned picture into ``out_dir/images/<job>.png``; returns the plan with
     ``image_path``, ``seconds`` (optimisation time when drawn; cached pictures keep their first time)
-    and ``final_loss``."""
-    import torch
+    and ``final_loss``.  With ``cfg.workers`` > 1 and a CPU perceptor, pictures are drawn in that
+    many worker processes (:mod:`w2clib.generate.workers`); the pictures are the same."""
     from tqdm.auto import tqdm
 
-    from ..evaluate.probes import torch_threads
-    from .optimize import generate
     from .weights import load_vqgan
+    from .workers import draw_in_workers
 
     settings = _settings(cfg)
-    generator: Any = "fourier"
-    if cfg.generator == "vqgan":
-        generator = load_vqgan(cfg.vqgan_weights, device=getattr(perceptor, "device", "cpu"))
-    images, latents = out_dir / "images", out_dir / "latents"
-    records = []
-    for row, target in tqdm(list(zip(plan.itertuples(), targets)), desc="pictures", unit="picture",
-                            disable=not progress):
-        key = _job_key(target, settings, getattr(perceptor, "name", type(perceptor).__name__))
-        png, meta = images / f"{row.job}.png", images / f"{row.job}.json"
+    name = getattr(perceptor, "name", type(perceptor).__name__)
+    records: dict[str, dict[str, Any]] = {}
+    todo = []
+    for row, target in zip(plan.itertuples(), targets):
+        key = _job_key(target, settings, name)
+        png, meta = out_dir / "images" / f"{row.job}.png", out_dir / "images" / f"{row.job}.json"
         record = json.loads(meta.read_text()) if meta.is_file() and png.is_file() else {}
-        if record.get("key") != key:
-            with torch_threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
-                result = generate(target, perceptor, steps=cfg.steps, size=cfg.size, cutouts=cfg.cutout_config(),
-                                  seed=cfg.seed, generator=generator, lr=cfg.lr, cut_size=cfg.cut_size,
-                                  checkpoint=latents / f"{row.job}.pt", save_every=cfg.save_every,
-                                  progress=progress, desc=row.job)
-            with atomic_path(png) as tmp:
-                result.image.save(tmp, format="PNG")
-            record = {"key": key, "seconds": round(result.seconds, 2), "steps": cfg.steps,
-                      "final_loss": result.losses[-1] if result.losses else None,
-                      "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-            atomic_write_json(meta, record)
-            (latents / f"{row.job}.pt").unlink(missing_ok=True)  # the picture is saved: its latent is no longer needed
-        records.append({"image_path": str(png), "seconds": record["seconds"], "final_loss": record["final_loss"]})
-    return pd.concat([plan.reset_index(drop=True), pd.DataFrame(records)], axis=1)
+        if record.get("key") == key:
+            records[row.job] = record
+        else:
+            todo.append(_Job(row.job, np.asarray(target, dtype=np.float32), key, out_dir, cfg, progress))
+    on_cpu = str(getattr(perceptor, "device", "cpu")).startswith("cpu")
+    with tqdm(total=len(plan), initial=len(records), desc="pictures", unit="picture", disable=not progress) as bar:
+        if cfg.workers > 1 and len(todo) > 1 and on_cpu and hasattr(perceptor, "describe"):
+            quiet = [dataclasses.replace(job, progress=False) for job in todo]
+            for job, record in draw_in_workers(quiet, _draw_one, perceptor=perceptor, generator_kind=cfg.generator,
+                                               vqgan_weights=cfg.vqgan_weights, workers=min(cfg.workers, len(todo)),
+                                               threads=cfg.num_threads):
+                records[job.name] = record
+                bar.update(1)
+        elif todo:
+            generator: Any = "fourier"
+            if cfg.generator == "vqgan":
+                generator = load_vqgan(cfg.vqgan_weights, device=getattr(perceptor, "device", "cpu"))
+            for job in todo:
+                records[job.name] = _draw_one(job, perceptor, generator)
+                bar.update(1)
+    rows = [{"image_path": str(out_dir / "images" / f"{job}.png"), "seconds": records[job]["seconds"],
+             "final_loss": records[job]["final_loss"]} for job in plan["job"]]
+    return pd.concat([plan.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
 
 
 def judge_table(drawn: pd.DataFrame, judge: Any, cfg: GenerationConfig) -> pd.DataFrame:
