@@ -67,10 +67,12 @@ def run(profile: str, folders: list[str]) -> None:
 
 
 def table() -> None:
+    from w2clib.generate.experiment import judge_summary
+
     rows = pd.read_csv(ROWS)
-    per_encoder = rows.groupby(["condition", "encoder"]).agg(
-        pictures=("job", "nunique"), top5=("top5", "mean"), top1=("top1", "mean"),
-        median_rank=("rank", "median"), teacher_top5=("teacher_rank", lambda r: float((r <= 5).mean())))
+    per_encoder = pd.concat([judge_summary(group).assign(encoder=encoder) for encoder, group in rows.groupby("encoder")])
+    per_encoder = per_encoder.set_index(["condition", "encoder"]).sort_index()[
+        ["pictures", "top5", "top1", "median_rank", "teacher_top5"]]
     out = per_encoder.groupby("condition").agg(
         encoders=("top5", "size"), pictures=("pictures", "sum"), top5_mean=("top5", "mean"),
         top5_std=("top5", "std"), top5_min=("top5", "min"), top1_mean=("top1", "mean"),
