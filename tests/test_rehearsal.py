@@ -28,7 +28,7 @@ from w2clib.downloads import ChecksumError
 from w2clib.rehearsal import CHECKPOINT_FILE, CHECKSUMS_NAME, PAPER_DATASETS, SUMMARY_NAME, serve_directory
 from w2clib.rehearsal.__main__ import main as rehearsal_cli
 
-ARCHIVE_DATASETS = ("esc50", "urbansound8k", "clotho", "tau2020", "fsd50k")
+ARCHIVE_DATASETS = ("esc50", "urbansound8k", "clotho", "tau2020", "fsd50k", "musdb18_7s")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,8 @@ def test_the_mirror_holds_every_file_the_downloaders_ask_for(mirror):
     summary = _summary(mirror)
     assert sorted(summary) == sorted(PAPER_DATASETS)
     assert {k: v["n_clips"] for k, v in summary.items()} == {
-        "esc50": 7, "urbansound8k": 7, "clotho": 6, "tau2020": 6, "fsd50k": 7, "vggsound": 14}
+        "esc50": 7, "urbansound8k": 7, "clotho": 6, "tau2020": 6, "fsd50k": 7, "vggsound": 14,
+        "musdb18_7s": 15}
 
 
 def test_urbansound8k_stand_in_varies_rate_depth_and_channels(mirror, tmp_path):

@@ -60,7 +60,7 @@ def test_the_notebooks_loaded_the_resolved_profile_with_the_overrides(rehearsal)
 
 def test_every_paper_dataset_was_downloaded_from_the_stand_ins_and_prepared(rehearsal):
     base, _, _ = rehearsal
-    for name in ("esc50", "urbansound8k", "vggsound", "clotho", "tau2020", "fsd50k"):
+    for name in ("esc50", "urbansound8k", "vggsound", "clotho", "tau2020", "fsd50k", "musdb18_7s"):
         manifest = pd.read_csv(base / "data" / name / "manifest.csv")
         assert len(manifest) > 0, name
     status = pd.read_csv(base / "run/results/data_status.csv")

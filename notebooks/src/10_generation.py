@@ -16,7 +16,9 @@
 #   trained encoder, the same sounds through **random weights**, the class name through the **text
 #   tower** (Figure 4's top row) and **unrelated** random targets (chance).
 #
-# Figure 5 sums two held-out sounds at equal loudness and asks the judge about both sources.
+# Figure 5 sums two held-out sounds at equal loudness and asks the judge about both sources. With
+# `generation.music_dataset` (the paper profile: the MUSDB18 previews) it also draws music tracks:
+# each stem alone and the track's own mix.
 
 # %% tags=["parameters"]
 profile = "smoke"
@@ -33,7 +35,7 @@ from w2clib.config import load_profile
 from w2clib.evaluate.suite import load_context
 from w2clib.generate import generation_config, load_judge
 from w2clib.generate.experiment import draw_all, judge_summary, judge_table, plan_targets, teacher_ranks
-from w2clib.generate.figures import plot_figure4, plot_figure5
+from w2clib.generate.figures import plot_figure4, plot_figure5, plot_figure5_tracks
 from w2clib.evaluate.plots import figure_style, save_figure
 
 P = load_profile(profile)
@@ -84,7 +86,7 @@ summary = judge_summary(scores)
 summary["seconds_per_picture"] = drawn["seconds"].mean()
 summary.round(3).to_csv(P.results_dir / "generation_judge_summary.csv", index=False)
 display(summary.round(3))
-display(scores[scores["condition"] == "mixture"])
+display(scores[scores["condition"].isin(["mixture", "track"])])
 
 # %% [markdown]
 # ## Figure 4 · text (top) and held-out sounds (bottom)
@@ -106,6 +108,22 @@ with figure_style():
     fig = plot_figure5(drawn, P.results_dir / "generation_judge.csv", title="Mixtures of two held-out sounds")
     save_figure(fig, "fig5_mixtures", P.figures_dir)
     plt.show()
+
+# %% [markdown]
+# ## Figure 5 · music tracks
+# Each stem of a track (never heard in pre-training) drawn alone, then the track's own mix; under the
+# mix the judge's verdict for every stem. Stems whose profile `accept` lists no ImageNet class are
+# drawn, not judged.
+
+# %%
+if (drawn["condition"] == "track").any():
+    with figure_style():
+        fig = plot_figure5_tracks(drawn, P.results_dir / "generation_judge.csv",
+                                  title=f"{cfg.music_dataset}: stems alone and the mix")
+        save_figure(fig, "fig5_tracks", P.figures_dir)
+        plt.show()
+else:
+    print("no music tracks: this profile sets no generation.music_dataset")
 
 # %% [markdown]
 # ## Checks

@@ -26,6 +26,8 @@ DATASETS: dict[str, str] = {
     "clotho": "w2clib.data.clotho:CLOTHO",
     "tau2020": "w2clib.data.tau2020:TAU2020",
     "fsd50k": "w2clib.data.fsd50k:FSD50K",
+    "musdb18_7s": "w2clib.data.musdb18:MUSDB18_7S",
+    "musdb18": "w2clib.data.musdb18:MUSDB18",
     "tuxpaint": "w2clib.data.embedded.tuxpaint:TUXPAINT",
     "real_sounds": "w2clib.data.embedded.realsounds:REAL_SOUNDS",
     "gm_fluidr3": "w2clib.data.embedded.soundfonts:GM_FLUIDR3",

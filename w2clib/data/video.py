@@ -66,15 +66,17 @@ def _check_window(start_s: float, duration_s: float | None) -> None:
 
 
 def read_audio(video_path: str | os.PathLike[str], *, start_s: float = 0.0, duration_s: float | None = None,
-               sample_rate: int = 16000) -> np.ndarray | None:
-    """Decode the first audio stream of a media file as mono float32 at ``sample_rate``.
+               sample_rate: int = 16000, stream_index: int = 0) -> np.ndarray | None:
+    """Decode an audio stream of a media file (the first unless ``stream_index`` says which of its
+    audio streams: a stems file holds several) as mono float32 at ``sample_rate``.
 
     Returns:
         (n_samples,) float32 in [-1, 1] covering ``[start_s, start_s + duration_s)`` (shorter if the
         file ends first), or ``None`` when the file has no audio stream.
 
     Raises:
-        FileNotFoundError: missing file.  ValueError: the file cannot be decoded.
+        FileNotFoundError: missing file.  ValueError: the file cannot be decoded, or has no audio
+        stream ``stream_index`` although it has audio.
     """
     av = require_av()
     _check_window(start_s, duration_s)
@@ -85,7 +87,10 @@ def read_audio(video_path: str | os.PathLike[str], *, start_s: float = 0.0, dura
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 return None
-            stream = container.streams.audio[0]
+            if not 0 <= stream_index < len(container.streams.audio):
+                raise ValueError(f"{path} has {len(container.streams.audio)} audio stream(s); stream_index "
+                                 f"{stream_index} does not exist")
+            stream = container.streams.audio[stream_index]
             if start_s > 0:
                 container.seek(int(start_s * 1_000_000), backward=True, any_frame=False)
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)

@@ -22,6 +22,13 @@ class GenerationConfig:
     #                  (default: the label itself, which must then be an ImageNet class name)
     mixtures: list[list[str]] = field(default_factory=list)  # pairs of labels (from classes) summed at equal
     #                  loudness (Figure 5)
+    music_dataset: str | None = None  # a prepared MUSDB18 edition ("musdb18_7s" / "musdb18"): Figure 5's music
+    #                  tracks, each stem drawn alone and the track's own mix (w2clib.data.musdb18); null = none
+    music_tracks: int | list[str] = 2  # track names, or how many tracks of music_split (first by name)
+    music_split: str = "test"  # "train" or "test" (the pre-training never heard either)
+    music_stems: list[str] = field(default_factory=lambda: ["vocals", "drums", "bass", "other"])  # drawn alone
+    music_start_s: float = 0.0  # window of every stem and the mix, seconds into the file
+    music_seconds: float | None = None  # window length; null = to the end (the previews are 7 s)
     unrelated: int = 1  # pictures drawn for random directions: the judge's empirical chance level
     text_prompt: str = "a photo of a {}."  # Figure 4's top row: the class name through the text tower
     generator: str = "fourier"  # "fourier" (offline image parameterisation) or "vqgan" (the paper's decoder)
@@ -54,6 +61,7 @@ class GenerationConfig:
         for pair in self.mixtures:
             if len(pair) != 2 or not set(pair) <= set(self.classes):
                 raise ValueError(f"generation.mixtures: each entry is two labels from generation.classes, got {pair!r}")
+        self._check_music()
         if self.steps < 0 or self.cutouts < 1 or self.size < 16 or self.unrelated < 0 or self.workers < 1:
             raise ValueError("generation: steps >= 0, cutouts >= 1, size >= 16, unrelated >= 0 and workers >= 1 "
                              "are required")
@@ -62,6 +70,25 @@ class GenerationConfig:
         self.cutout_config()  # unknown or invalid cutout options fail here, before any drawing
         if "{}" not in self.text_prompt:
             raise ValueError(f"generation.text_prompt must contain '{{}}', got {self.text_prompt!r}")
+
+    def _check_music(self) -> None:
+        from ..data.musdb18 import STEMS
+
+        if self.music_dataset not in (None, "musdb18_7s", "musdb18"):
+            raise ValueError(f"generation.music_dataset must be 'musdb18_7s', 'musdb18' or null, got {self.music_dataset!r}")
+        if isinstance(self.music_tracks, bool) or not (
+                (isinstance(self.music_tracks, int) and self.music_tracks >= 1)
+                or (isinstance(self.music_tracks, list) and self.music_tracks
+                    and all(isinstance(t, str) and t for t in self.music_tracks))):
+            raise ValueError("generation.music_tracks must be a number of tracks >= 1 or a list of track names, got "
+                             f"{self.music_tracks!r}")
+        if self.music_split not in ("train", "test"):
+            raise ValueError(f"generation.music_split must be 'train' or 'test', got {self.music_split!r}")
+        unknown = sorted(set(self.music_stems) - set(STEMS[1:]))
+        if unknown or not self.music_stems:
+            raise ValueError(f"generation.music_stems: choose one or more of {list(STEMS[1:])}, got {self.music_stems!r}")
+        if self.music_start_s < 0 or (self.music_seconds is not None and self.music_seconds <= 0):
+            raise ValueError("generation.music_start_s must be >= 0 and music_seconds > 0 (or null)")
 
     def cutout_config(self) -> CutoutConfig:
         """The views each step scores: ``cutouts`` of them, made as ``cutout_options`` say."""

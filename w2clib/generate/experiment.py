@@ -6,7 +6,9 @@ Conditions (one picture each, same seed, same settings):
 * ``random_weights`` -- the same sound through the same architecture with random weights;
 * ``text`` -- the class name through the teacher's text tower (Figure 4's top row);
 * ``unrelated`` -- random directions of the space, judged against every class (the empirical chance);
-* ``mixture`` -- two held-out sounds summed at equal loudness (Figure 5), judged against both.
+* ``mixture`` -- two held-out sounds summed at equal loudness (Figure 5), judged against both;
+* ``stem`` / ``track`` -- with ``music_dataset``: each stem of a MUSDB18 track alone, and the track's
+  own mix judged against every stem (the paper's Figure 5 draws musdb18 tracks).
 
 Pictures are cached by content (target vector and settings) under ``<run_dir>/<out_dir>/``, so a
 rerun only judges; a killed run resumes from the saved latents.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +33,7 @@ from .config import GenerationConfig
 
 __all__ = ["CONDITIONS", "draw_all", "judge_table", "judge_summary", "plan_targets", "teacher_ranks"]
 
-CONDITIONS = ("audio", "random_weights", "text", "unrelated", "mixture")
+CONDITIONS = ("audio", "random_weights", "text", "unrelated", "mixture", "stem", "track")
 
 
 def _clips(ctx: Any, cfg: GenerationConfig) -> pd.DataFrame:
@@ -77,6 +80,35 @@ def _equal_loudness_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (mix * 0.99 / max(float(np.abs(mix).max()), 0.99)).astype(np.float32)
 
 
+def _music_tracks(cfg: GenerationConfig) -> pd.DataFrame:
+    """The manifest rows (one per stem and the mix) of the tracks ``cfg.music_tracks`` names or counts."""
+    from ..data import load_manifest
+    from ..evaluate.suite import usable_rows
+
+    name = str(cfg.music_dataset)
+    rows = usable_rows(name, load_manifest(name))
+    rows = rows[rows["split"].astype(str) == cfg.music_split]
+    complete = sorted(track for track, group in rows.groupby("track") if set(group["stem"]) >= {"mixture", *cfg.music_stems})
+    if isinstance(cfg.music_tracks, int):
+        if len(complete) < cfg.music_tracks:
+            raise ValueError(f"generation.music_tracks: {cfg.music_tracks} tracks asked, {name} ({cfg.music_split}) has "
+                             f"{len(complete)} whose stems all decoded")
+        chosen = complete[: cfg.music_tracks]
+    else:
+        missing = [t for t in cfg.music_tracks if t not in complete]
+        if missing:
+            raise ValueError(f"generation.music_tracks: {missing} not among the usable tracks of {name} "
+                             f"({cfg.music_split}): {complete}")
+        chosen = list(cfg.music_tracks)
+    return rows[rows["track"].isin(chosen)].assign(order=lambda d: d["track"].map(chosen.index)).sort_values(
+        ["order", "stem"], kind="stable")
+
+
+def _job_name(condition: str, label: str) -> str:
+    """A file name for a picture: runs of characters other than letters, digits and ``._+-`` become ``_``."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{condition}__{label}")
+
+
 def plan_targets(ctx: Any, cfg: GenerationConfig) -> tuple[pd.DataFrame, np.ndarray]:
     """The pictures to draw: a table (``job, condition, label, labels, clip_id``) and their targets (n, dim).
 
@@ -93,8 +125,8 @@ def plan_targets(ctx: Any, cfg: GenerationConfig) -> tuple[pd.DataFrame, np.ndar
     random_model = build_model(ModelConfig.from_dict(ctx.model.config.to_dict()), seed=cfg.random_seed).eval()
     rows, targets = [], []
 
-    def add(condition: str, label: str, labels: list[str], clip_id: str, target: np.ndarray) -> None:
-        rows.append({"job": f"{condition}__{label}".replace(" ", "_").replace("/", "_"), "condition": condition,
+    def add(condition: str, label: str, labels: list[str], clip_id: str, target: np.ndarray, job: str = "") -> None:
+        rows.append({"job": job or _job_name(condition, label), "condition": condition,
                      "label": label, "labels": "|".join(labels), "clip_id": clip_id})
         targets.append(np.asarray(target, dtype=np.float32).reshape(-1))
 
@@ -110,6 +142,16 @@ def plan_targets(ctx: Any, cfg: GenerationConfig) -> tuple[pd.DataFrame, np.ndar
     for a, b in cfg.mixtures:
         mix = _equal_loudness_sum(waves[a], waves[b])
         add("mixture", f"{a}+{b}", [a, b], f"{ids[a]}+{ids[b]}", embed_audio(mix, ctx.model)[0])
+    if cfg.music_dataset:
+        music = _music_tracks(cfg)
+        for _, group in music.groupby("order", sort=True):
+            track, paths = str(group["track"].iloc[0]), dict(zip(group["stem"], group["audio_path"]))
+            embedded = {stem: embed_audio(load_audio(paths[stem], offset_s=cfg.music_start_s,
+                                                     duration_s=cfg.music_seconds), ctx.model)[0]
+                        for stem in [*cfg.music_stems, "mixture"]}
+            for stem in cfg.music_stems:
+                add("stem", stem, [stem], f"{track}/{stem}", embedded[stem], job=_job_name("stem", f"{track}__{stem}"))
+            add("track", track, list(cfg.music_stems), f"{track}/mixture", embedded["mixture"])
     return pd.DataFrame(rows), np.stack(targets)
 
 

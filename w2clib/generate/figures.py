@@ -11,7 +11,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import matplotlib.figure
 
-__all__ = ["plot_figure4", "plot_figure5"]
+__all__ = ["plot_figure4", "plot_figure5", "plot_figure5_tracks", "figure_paths"]
 
 
 def _frame(data: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
@@ -99,6 +99,44 @@ def plot_figure5(pictures: pd.DataFrame | str | os.PathLike[str], scores: pd.Dat
     return fig
 
 
-def figure_paths(figures_dir: str | os.PathLike[str]) -> list[Path]:
-    """The files the notebook writes: ``fig4_generation`` and ``fig5_mixtures``, PDF and PNG."""
-    return [Path(figures_dir) / f"{name}.{ext}" for name in ("fig4_generation", "fig5_mixtures") for ext in ("pdf", "png")]
+def plot_figure5_tracks(pictures: pd.DataFrame | str | os.PathLike[str],
+                        scores: pd.DataFrame | str | os.PathLike[str], *, title: str = "") -> matplotlib.figure.Figure:
+    """One row per music track: each stem drawn alone, then the track's own mix; under a stem its
+    judge verdict, under the mix the verdict for every stem (``not judged`` where the profile's
+    ``accept`` lists no ImageNet class for a stem)."""
+    import matplotlib.pyplot as plt
+
+    pictures, scores = _frame(pictures), _frame(scores)
+    tracks = pictures[pictures["condition"] == "track"]
+    stems_of = [row.labels.split("|") for row in tracks.itertuples()]
+    n_cols = max((len(s) for s in stems_of), default=0) + 1
+    fig, axes = plt.subplots(max(len(tracks), 1), n_cols, figsize=(1.9 * n_cols, 2.5 * max(len(tracks), 1) + 0.3),
+                             squeeze=False)
+    for r, (mix, stems) in enumerate(zip(tracks.itertuples(), stems_of)):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            if c < len(stems):
+                hit = pictures[(pictures["condition"] == "stem") & (pictures["clip_id"] == f"{mix.label}/{stems[c]}")]
+                name, lines = stems[c], [_verdict(scores, hit.iloc[0]["job"], stems[c])] if not hit.empty else []
+            else:
+                hit, name = tracks.iloc[[r]], "mix"
+                lines = [f"{s}: {_verdict(scores, mix.job, s)}" for s in stems]
+            if hit.empty:
+                ax.axis("off")
+                continue
+            _show(ax, hit.iloc[0]["image_path"])
+            ax.set_title(name, fontsize=9)
+            ax.set_xlabel("\n".join(lines), fontsize=6)
+            if c == 0:
+                ax.set_ylabel(mix.label if len(mix.label) <= 28 else mix.label[:26] + "…", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def figure_paths(figures_dir: str | os.PathLike[str], *, tracks: bool = False) -> list[Path]:
+    """The files the notebook writes: ``fig4_generation`` and ``fig5_mixtures`` (and ``fig5_tracks``
+    when music tracks are drawn), PDF and PNG."""
+    names = ("fig4_generation", "fig5_mixtures", *(("fig5_tracks",) if tracks else ()))
+    return [Path(figures_dir) / f"{name}.{ext}" for name in names for ext in ("pdf", "png")]

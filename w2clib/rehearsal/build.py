@@ -6,6 +6,7 @@
     <dir>/tau2020/TAU-…-development.{audio.1-16,doc,meta}.zip
     <dir>/fsd50k/FSD50K.dev_audio.z01-z05 + .zip, FSD50K.eval_audio.z01 + .zip, FSD50K.{ground_truth,metadata,doc}.zip
     <dir>/vggsound/vggsound.csv, <dir>/vggsound/videos/<youtube_id>.mp4
+    <dir>/musdb18_7s/MUSDB18-7-STEMS.zip            .stem.mp4 files (five AAC streams), one damaged
     <dir>/checkpoints/Wav2CLIP.pt                   random weights, official key layout
     <dir>/checkpoints/vqgan_imagenet_f16_16384.ckpt a small random VQGAN in the taming-transformers layout
     <dir>/clip/ViT-B-32.safetensors                 open_clip ViT-B-32, random weights (optional)
@@ -39,6 +40,7 @@ from .layouts import (
     build_tau2020,
     build_urbansound8k,
 )
+from .musdb import build_musdb18
 from .vggsound import build_vggsound
 from .weights import write_openclip_weights, write_vqgan_release, write_wav2clip_release
 
@@ -49,7 +51,7 @@ SUMMARY_NAME = "rehearsal.json"
 CLIP_WEIGHTS = "clip/ViT-B-32.safetensors"
 CHECKPOINT_FILE = "checkpoints/Wav2CLIP.pt"
 VQGAN_FILE = "checkpoints/vqgan_imagenet_f16_16384.ckpt"  # w2clib.generate.weights.VQGAN_FILENAME
-PAPER_DATASETS = ("esc50", "urbansound8k", "clotho", "tau2020", "fsd50k", "vggsound")
+PAPER_DATASETS = ("esc50", "urbansound8k", "clotho", "tau2020", "fsd50k", "vggsound", "musdb18_7s")
 _PUBLISHED = ("urbansound8k", "clotho", "tau2020", "fsd50k")  # datasets whose release publishes md5s
 
 
@@ -120,7 +122,7 @@ def _fsd50k(out: Path, staging: Path) -> Expected:
 
 
 _BUILDERS = {"esc50": _esc50, "urbansound8k": _urbansound8k, "clotho": _clotho, "tau2020": _tau2020,
-             "fsd50k": _fsd50k}
+             "fsd50k": _fsd50k, "musdb18_7s": build_musdb18}
 
 
 def _relative(paths: list[str], staging_root: Path) -> list[str]:
