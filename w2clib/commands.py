@@ -40,9 +40,9 @@ def _profile_manifest(profile: str, dataset: str):
 
 # -------------------------------------------------------------------------------------- prepare
 def _configure_prepare(p: argparse.ArgumentParser) -> None:
-    p.add_argument("names", nargs="+", help="dataset names (esc50, urbansound8k, vggsound, clotho, tau2020, "
-                                             "fsd50k, tuxpaint, real_sounds, gm_fluidr3, gm_timgm6mb, "
-                                             "gm_scenes_fluidr3, gm_scenes_timgm6mb)")
+    from .data import DATASETS
+
+    p.add_argument("names", nargs="+", help=f"dataset names ({', '.join(DATASETS)})")
     p.add_argument("--data-home", default=None, help="default: $W2C_DATA_HOME or ~/.cache/w2clib/data")
     p.add_argument("--profile", default=None, help="take each dataset's options from this profile's data: section")
     vgg = p.add_argument_group("VGGSound (override the profile's data.options.vggsound)")
