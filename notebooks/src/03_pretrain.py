@@ -115,6 +115,9 @@ with figure_style():
 # %%
 if eval_opts is None:
     print("this profile has no heldout: section: no per-epoch held-out evaluation")
+elif not any(c.startswith("heldout_") for c in e.columns):  # e.g. a run of benchmarks/real_sweep.py reused here
+    print("this run was trained without the per-epoch held-out evaluation: no per-epoch curve (the final "
+          "table below is computed from its weights)")
 else:
     per_epoch = heldout_evaluator(P, eval_opts, clip_seconds=cfg.clip_seconds)
     with figure_style():
