@@ -1,6 +1,7 @@
 """Notebook 10's judge over several pre-trained encoders: the spread its check is held to.
 
-    python benchmarks/generation_encoders.py run runs/mini/pretrain runs/mini/spread/seed-0 runs/mini/spread/seed-1
+    python benchmarks/generation_encoders.py run runs/mini/pretrain runs/mini/spread/seed-0 runs/mini/spread/seed-1 \
+        --recipe mix_real8
     python benchmarks/generation_encoders.py table    # -> generation_encoders_mini_summary.csv
 
 A fresh clone trains its own encoder, so the margin notebook 10 asserts (trained encoder over random
@@ -12,7 +13,8 @@ judges them with the notebook's functions and appends per-picture rows to
 encoder (random weights, text, unrelated, and the mixtures) are judged for the profile's own run
 (``<run_dir>/pretrain``) only, whose pictures are notebook 10's (same cache: run the notebook first
 and they are reused).  Pictures are cached by content, so an interrupted run resumes.  ``--profile`` names another
-profile (or a YAML file extending one, e.g. to pin ``pretrain.num_threads``).
+profile (or a YAML file extending one, e.g. to pin ``pretrain.num_threads``).  ``--recipe`` names the
+pre-training recipe the folders were trained with (rows and the summary are per recipe).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(tmp, index=False)
 
 
-def run(profile: str, folders: list[str]) -> None:
+def run(profile: str, folders: list[str], recipe: str) -> None:
     from w2clib.config import load_profile
     from w2clib.evaluate.suite import load_context
     from w2clib.generate import generation_config, load_judge
@@ -57,10 +59,11 @@ def run(profile: str, folders: list[str]) -> None:
         scores = judge_table(drawn, load_judge(cfg.judges[0]), cfg)
         scores = scores.merge(teacher_ranks(plan, targets, teacher, cfg), on=["job", "class"], how="left")
         scores.insert(0, "encoder", folder)
+        scores.insert(0, "recipe", recipe)
         scores["checkpoint_sha256"] = ctx.checkpoint_sha256
         old = pd.read_csv(ROWS) if ROWS.is_file() else pd.DataFrame()
         if not old.empty:
-            old = old[~((old["encoder"] == folder) & old["job"].isin(scores["job"]))]
+            old = old[~((old["encoder"] == folder) & (old["recipe"] == recipe) & old["job"].isin(scores["job"]))]
         _write(pd.concat([old, scores], ignore_index=True), ROWS)
         print(f"{folder}: {len(drawn)} pictures in {time.time() - began:.0f} s")
     table()
@@ -70,10 +73,11 @@ def table() -> None:
     from w2clib.generate.experiment import judge_summary
 
     rows = pd.read_csv(ROWS)
-    per_encoder = pd.concat([judge_summary(group).assign(encoder=encoder) for encoder, group in rows.groupby("encoder")])
-    per_encoder = per_encoder.set_index(["condition", "encoder"]).sort_index()[
+    per_encoder = pd.concat([judge_summary(group).assign(recipe=recipe, encoder=encoder)
+                             for (recipe, encoder), group in rows.groupby(["recipe", "encoder"])])
+    per_encoder = per_encoder.set_index(["recipe", "condition", "encoder"]).sort_index()[
         ["pictures", "top5", "top1", "median_rank", "teacher_top5"]]
-    out = per_encoder.groupby("condition").agg(
+    out = per_encoder.groupby(["recipe", "condition"]).agg(
         encoders=("top5", "size"), pictures=("pictures", "sum"), top5_mean=("top5", "mean"),
         top5_std=("top5", "std"), top5_min=("top5", "min"), top1_mean=("top1", "mean"),
         median_rank=("median_rank", "median"), teacher_top5_mean=("teacher_top5", "mean"))
@@ -89,9 +93,10 @@ def main() -> None:
     r = sub.add_parser("run", help="draw and judge the audio pictures of each encoder folder")
     r.add_argument("folders", nargs="+", help="pre-training run folders (the profile's own: with the controls)")
     r.add_argument("--profile", default="mini")
+    r.add_argument("--recipe", required=True, help="the recipe the folders were trained with (e.g. mix_real8)")
     sub.add_parser("table", help="summarise the rows already measured")
     args = parser.parse_args()
-    run(args.profile, args.folders) if args.command == "run" else table()
+    run(args.profile, args.folders, args.recipe) if args.command == "run" else table()
 
 
 if __name__ == "__main__":
