@@ -95,6 +95,18 @@ def test_notebook_10_picks_tracks_whose_stems_all_decoded(musdb_home, monkeypatc
         _music_tracks(GenerationConfig(music_dataset="musdb18_7s", music_tracks=["Stand-In Trio - Broken Upload"]))
 
 
+def test_without_the_prepared_dataset_the_music_tracks_are_skipped_with_a_message(tmp_path, monkeypatch, capsys):
+    from w2clib.generate import GenerationConfig
+    from w2clib.generate.experiment import _music_tracks, _music_tracks_or_none
+
+    monkeypatch.setenv("W2C_DATA_HOME", str(tmp_path))
+    cfg = GenerationConfig(music_dataset="musdb18_7s")
+    with pytest.raises(FileNotFoundError, match="musdb18_7s is not prepared"):
+        _music_tracks(cfg)
+    assert _music_tracks_or_none(cfg) is None
+    assert "no music tracks drawn" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("bad, match", [
     ({"music_dataset": "musdb"}, "music_dataset"),
     ({"music_tracks": 0}, "music_tracks"),

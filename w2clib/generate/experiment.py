@@ -104,6 +104,18 @@ def _music_tracks(cfg: GenerationConfig) -> pd.DataFrame:
         ["order", "stem"], kind="stable")
 
 
+def _music_tracks_or_none(cfg: GenerationConfig) -> pd.DataFrame | None:
+    """:func:`_music_tracks`, or ``None`` with a message when the dataset is not prepared (its download
+    failed or was skipped: notebook 01 reports it), so the other pictures are still drawn."""
+    import sys
+
+    try:
+        return _music_tracks(cfg)
+    except FileNotFoundError as err:
+        print(f"w2clib: generation: no music tracks drawn (generation.music_dataset): {err}", file=sys.stderr)
+        return None
+
+
 def _job_name(condition: str, label: str) -> str:
     """A file name for a picture: runs of characters other than letters, digits and ``._+-`` become ``_``."""
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{condition}__{label}")
@@ -142,8 +154,8 @@ def plan_targets(ctx: Any, cfg: GenerationConfig) -> tuple[pd.DataFrame, np.ndar
     for a, b in cfg.mixtures:
         mix = _equal_loudness_sum(waves[a], waves[b])
         add("mixture", f"{a}+{b}", [a, b], f"{ids[a]}+{ids[b]}", embed_audio(mix, ctx.model)[0])
-    if cfg.music_dataset:
-        music = _music_tracks(cfg)
+    music = _music_tracks_or_none(cfg) if cfg.music_dataset else None
+    if music is not None:
         for _, group in music.groupby("order", sort=True):
             track, paths = str(group["track"].iloc[0]), dict(zip(group["stem"], group["audio_path"]))
             embedded = {stem: embed_audio(load_audio(paths[stem], offset_s=cfg.music_start_s,
