@@ -123,7 +123,7 @@ if (drawn["condition"] == "track").any():
         save_figure(fig, "fig5_tracks", P.figures_dir)
         plt.show()
 else:
-    print("no music tracks: this profile sets no generation.music_dataset")
+    print("no music tracks drawn: the profile sets no generation.music_dataset, or that dataset is not prepared")
 
 # %% [markdown]
 # ## Checks
