@@ -5,7 +5,8 @@ The paper draws musdb18 tracks in its Figure 5 (notebook 10 draws each stem alon
 Two editions are registered:
 
 * ``musdb18_7s`` -- the public 7-second previews of all 150 tracks, ``MUSDB18-7-STEMS.zip`` on
-  Zenodo (record 3270814; the ``musdb`` package fetches the same file).  No checksum is published
+  Zenodo (record 3270814; the ``musdb`` package downloads an archive of that name from an S3 mirror of
+  open-unmix instead, which we have not compared byte for byte).  No checksum is published
   for it, so its SHA-256 is recorded on first use (:mod:`w2clib.data.download`).  Enough for the
   figure, which uses a few seconds per track.
 * ``musdb18`` -- the full tracks, ``musdb18.zip`` on Zenodo (record 1117372, ~4.4 GB).  Zenodo
