@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -11,7 +10,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import matplotlib.figure
 
-__all__ = ["plot_figure4", "plot_figure5", "plot_figure5_tracks", "figure_paths"]
+__all__ = ["plot_figure4", "plot_figure5", "plot_figure5_tracks"]
 
 
 def _frame(data: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
@@ -134,9 +133,3 @@ def plot_figure5_tracks(pictures: pd.DataFrame | str | os.PathLike[str],
     fig.tight_layout()
     return fig
 
-
-def figure_paths(figures_dir: str | os.PathLike[str], *, tracks: bool = False) -> list[Path]:
-    """The files the notebook writes: ``fig4_generation`` and ``fig5_mixtures`` (and ``fig5_tracks``
-    when music tracks are drawn), PDF and PNG."""
-    names = ("fig4_generation", "fig5_mixtures", *(("fig5_tracks",) if tracks else ()))
-    return [Path(figures_dir) / f"{name}.{ext}" for name in names for ext in ("pdf", "png")]
