@@ -7,30 +7,27 @@ the other core without sharing anything: each rebuilds the perceptor from its ``
 (and the VQGAN decoder from its file) once, then draws whole pictures.  A picture is the same
 whichever process draws it: every random draw comes from the picture's own seeded generator.
 
-Processes are started with ``spawn`` (safe inside a Jupyter kernel and with OpenMP already
-initialised); they are for CPUs only -- on a GPU the caller draws in-process.
+The processes come from :class:`w2clib.processes.WorkerPool` (``spawn``, threads set first); they
+are for CPUs only -- on a GPU the caller draws in-process.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import functools
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
+
+from ..processes import WorkerPool
 
 __all__ = ["draw_in_workers"]
 
 _STATE: dict[str, Any] = {}
 
 
-def _start(description: dict[str, Any], generator_kind: str, vqgan_weights: str | None, threads: int) -> None:
-    import torch
-
+def _start(description: dict[str, Any], generator_kind: str, vqgan_weights: str | None) -> None:
     from ..teachers import teacher_from_description
     from .weights import load_vqgan
 
-    if threads > 0:
-        torch.set_num_threads(threads)
     _STATE["perceptor"] = teacher_from_description(description, device="cpu")
     _STATE["generator"] = load_vqgan(vqgan_weights, device="cpu") if generator_kind == "vqgan" else "fourier"
 
@@ -46,9 +43,6 @@ def draw_in_workers(jobs: Sequence[Any], draw: Callable[..., dict[str, Any]], *,
     ``draw`` must be a module-level function (it is sent to the workers by name); ``perceptor`` a
     teacher with ``describe()`` (rebuilt in each worker on the CPU).
     """
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start,
-                             initargs=(perceptor.describe(), generator_kind, vqgan_weights, threads)) as pool:
-        futures = {pool.submit(_draw, draw, job): job for job in jobs}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+    with WorkerPool(workers, threads, initializer=_start,
+                    initargs=(perceptor.describe(), generator_kind, vqgan_weights)) as pool:
+        yield from pool.as_completed(functools.partial(_draw, draw), jobs)

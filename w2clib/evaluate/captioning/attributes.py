@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...processes import WorkerPool
 from .dataset import ATTRIBUTES
 from .vocab import tokenize
 
@@ -102,26 +103,27 @@ def attribute_accuracy(captions: pd.DataFrame, clips: pd.DataFrame) -> pd.DataFr
     return pd.DataFrame(records, columns=COLUMNS)
 
 
-def attribute_probes(features: dict[str, np.ndarray], clips: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+def attribute_probes(features: dict[str, np.ndarray], clips: pd.DataFrame, *, seed: int = 0,
+                     pool: WorkerPool | None = None) -> pd.DataFrame:
     """Per model and attribute: test accuracy of a linear probe trained on the train + valid clips.
 
     Args:
         features: model name -> (n_clips, D) features row-aligned with ``clips``.
         clips: the caption set's clips (``split`` and the attribute columns); clips without attributes
             are left out.
+        pool: fit the probes in its worker processes (the same probes: each is seeded).
 
     Returns:
         ``system`` (``probe:<model>``), ``seed, split`` (``test``), ``attribute, accuracy, majority,
         n_clips`` -- the columns of :func:`attribute_accuracy`; empty when no clip carries attributes.
     """
-    from ..probes import select_and_fit
-
+    pool = pool or WorkerPool(1)
     known = _with_attributes(clips)
     fit = known & clips["split"].isin(["train", "valid"]).to_numpy()
     test = known & (clips["split"] == "test").to_numpy()
     if not fit.any() or not test.any():
         return pd.DataFrame(columns=COLUMNS)
-    records = []
+    records, pending = [], []
     for attribute in [a for a in ATTRIBUTES if a in clips]:
         values = clips[attribute].astype(str).to_numpy()
         classes = sorted(set(values[fit]))
@@ -129,18 +131,29 @@ def attribute_probes(features: dict[str, np.ndarray], clips: pd.DataFrame, *, se
             continue
         index = {v: i for i, v in enumerate(classes)}
         y_fit = np.array([index[v] for v in values[fit]], dtype=np.int64)
-        y_test = values[test]
         for model, x in features.items():
-            probe = select_and_fit(np.asarray(x)[fit], y_fit, "linear", seed=seed, n_classes=len(classes))
-            predicted = np.array(classes, dtype=object)[probe.predict(np.asarray(x)[test])]
-            records.append({"system": f"probe:{model}", "seed": seed, "split": "test", "attribute": attribute,
-                            "accuracy": float(np.mean(predicted == y_test)),
-                            "majority": _majority(y_test),
-                            "n_clips": int(test.sum())})
+            job = pool.submit(_probe_predictions, np.asarray(x)[fit], y_fit, np.asarray(x)[test], seed, len(classes))
+            pending.append((attribute, model, classes, values[test], job))
+    for attribute, model, classes, y_test, job in pending:
+        predicted = np.array(classes, dtype=object)[job.result()]
+        records.append({"system": f"probe:{model}", "seed": seed, "split": "test", "attribute": attribute,
+                        "accuracy": float(np.mean(predicted == y_test)),
+                        "majority": _majority(y_test),
+                        "n_clips": len(y_test)})
     return pd.DataFrame(records, columns=COLUMNS)
 
 
-def attribute_table(captions: pd.DataFrame, clips: pd.DataFrame, features: dict[str, np.ndarray]) -> pd.DataFrame:
+def _probe_predictions(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray, seed: int, n_classes: int
+                       ) -> np.ndarray:
+    """Class indices a linear probe fitted on ``(x_fit, y_fit)`` predicts for ``x_test``."""
+    from ..probes import select_and_fit
+
+    return np.asarray(select_and_fit(x_fit, y_fit, "linear", seed=seed, n_classes=n_classes).predict(x_test))
+
+
+def attribute_table(captions: pd.DataFrame, clips: pd.DataFrame, features: dict[str, np.ndarray], *,
+                    pool: WorkerPool | None = None) -> pd.DataFrame:
     """:func:`attribute_accuracy` of the captions followed by :func:`attribute_probes` of the features."""
-    parts = [t for t in (attribute_accuracy(captions, clips), attribute_probes(features, clips)) if len(t)]
+    parts = [t for t in (attribute_accuracy(captions, clips), attribute_probes(features, clips, pool=pool))
+             if len(t)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)

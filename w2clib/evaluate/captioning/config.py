@@ -34,7 +34,10 @@ class CaptioningConfig:
     constant_candidates: int = 24  # most frequent training captions tried as the constant caption
     constant_clips: int = 200  # training clips the constant caption is scored on (seeded sample)
     n_examples: int = 8  # test clips in the examples table
-    num_threads: int = 1  # torch CPU threads while training and decoding (0 = torch default)
+    num_threads: int = 1  # torch CPU threads while training and decoding (0 = torch default); per worker
+    workers: int = 1  # on a CPU: captioners trained at once, and caption metrics and attribute probes computed
+    #                   at once, in this many worker processes (w2clib.processes); 1 = all in the notebook's process
+    device: str = "auto"  # where captioners train and decode: "auto" (CUDA when available), "cpu", "cuda", ...
     captioner_dir: str = "captioner"  # under run_dir: the Wav2CLIP captioner of the first seed (for the CLI)
 
     def __post_init__(self) -> None:
@@ -59,6 +62,8 @@ class CaptioningConfig:
             raise ValueError(f"captioning.input_segments must be >= 1, got {self.input_segments}")
         if not self.seeds:
             raise ValueError("captioning.seeds must list at least one seed")
+        if int(self.workers) < 1:
+            raise ValueError(f"captioning.workers must be >= 1, got {self.workers}")
         self.decoder_config()
 
     def decoder_config(self) -> DecoderConfig:

@@ -116,6 +116,16 @@ class Captioner:
     def input_dim(self) -> int:
         return int(self.model.mean.shape[0])
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network is (and decodes)."""
+        return self.model.mean.device
+
+    def to(self, device: str | torch.device) -> Captioner:
+        """Move the network to ``device`` (``"cpu"``, ``"cuda"``, ...); returns ``self``."""
+        self.model.to(device)
+        return self
+
     @torch.no_grad()
     def generate(self, x: np.ndarray, beam_size: int | None = None, batch_size: int = 256) -> list[str]:
         """One caption per row of ``x`` (n, D) float32 (embeddings from :attr:`embedder`).
@@ -132,9 +142,10 @@ class Captioner:
         if k < 1:
             raise ValueError(f"beam_size must be >= 1, got {k}")
         self.model.eval()
+        device = self.device
         out: list[str] = []
         for start in range(0, len(x), batch_size):
-            ids = _beam_search(self.model, torch.from_numpy(x[start:start + batch_size]), k,
+            ids = _beam_search(self.model, torch.from_numpy(x[start:start + batch_size]).to(device), k,
                                self.config.max_words)
             out.extend(self.vocab.decode(row) for row in ids)
         return out
@@ -221,6 +232,7 @@ def train_captioner(
     embedder: dict[str, Any] | None = None,
     progress: bool = False,
     language_model: tuple[Any, Any] | None = None,
+    device: str | torch.device = "cpu",
 ) -> Captioner:
     """Train a :class:`Captioner` on clip embeddings and their reference captions.
 
@@ -235,6 +247,8 @@ def train_captioner(
         embedder: recorded in the saved config (which encoder the inputs come from).
         language_model: ``(GPT2LMHeadModel, tokenizer)`` (:func:`.gpt2.require_gpt2`): decode with GPT-2's
             pretrained blocks (:class:`.gpt2.GPT2PrefixDecoder`) instead of a Transformer from scratch.
+        device: where to train (``"cuda"`` on a GPU machine); the captioner stays there.  The order of
+            examples and the initial weights do not depend on it.
 
     Raises:
         ValueError: shapes disagree, or no clip has a non-empty caption.
@@ -258,7 +272,8 @@ def train_captioner(
     used = x[sorted(set(rows))]
     model.mean.copy_(torch.from_numpy(used.mean(axis=0)))
     model.std.copy_(torch.from_numpy(np.maximum(used.std(axis=0), 1e-6)))
-    xt, rows_t = torch.from_numpy(x), torch.tensor(rows)
+    model.to(device)
+    xt, rows_t = torch.from_numpy(x).to(device), torch.tensor(rows)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(seed)
     draw, pairs_per_epoch = _reference_sampler(rows, cfg.references_per_epoch, gen)
@@ -271,7 +286,8 @@ def train_captioner(
         return 0.5 * (1 + math.cos(math.pi * (step - steps_per_epoch) / max(1, total - steps_per_epoch)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    valid_batches = _valid_batches(valid, vocab, cfg) if valid is not None else []
+    valid_batches = [tuple(t.to(device) for t in batch) for batch in _valid_batches(valid, vocab, cfg)] \
+        if valid is not None else []
     history, best, best_loss = [], None, math.inf
     for epoch in tqdm(range(cfg.epochs), desc="captioner", disable=not progress):
         model.train()
@@ -281,7 +297,7 @@ def train_captioner(
         for start in range(0, len(order), cfg.batch_size):
             idx = order[start:start + cfg.batch_size]
             inputs, targets = _batch(vocab, [texts[i] for i in idx.tolist()], cfg.max_words)
-            loss = _loss(model, xt[rows_t[idx]], inputs, targets)
+            loss = _loss(model, xt[rows_t[idx].to(device)], inputs.to(device), targets.to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -348,13 +364,13 @@ def _valid_batches(valid: tuple[np.ndarray, Sequence[Sequence[str]]], vocab: Voc
 
 def _beam_search(model: nn.Module, x: torch.Tensor, k: int, max_words: int) -> list[list[int]]:
     """Token ids (without <bos>) of the best beam per clip; (B, D) -> B lists."""
-    b = x.shape[0]
+    b, device = x.shape[0], x.device
     xk = x.repeat_interleave(k, dim=0)  # (B*K, D)
-    seqs = torch.full((b * k, 1), BOS, dtype=torch.long)
-    scores = torch.full((b, k), -math.inf)
+    seqs = torch.full((b * k, 1), BOS, dtype=torch.long, device=device)
+    scores = torch.full((b, k), -math.inf, device=device)
     scores[:, 0] = 0.0
-    done = torch.zeros(b * k, dtype=torch.bool)
-    lengths = torch.zeros(b * k)
+    done = torch.zeros(b * k, dtype=torch.bool, device=device)
+    lengths = torch.zeros(b * k, device=device)
     for step in range(max_words + 1):
         logp = torch.log_softmax(model(xk, seqs)[:, -1].float(), dim=-1)  # (B*K, V)
         logp[:, [PAD, BOS, UNK]] = -math.inf
@@ -369,7 +385,7 @@ def _beam_search(model: nn.Module, x: torch.Tensor, k: int, max_words: int) -> l
         total = (scores.view(-1, 1) + logp).view(b, k * v)
         top, index = total.topk(k, dim=1)
         beam, token = index // v, index % v
-        src = (torch.arange(b)[:, None] * k + beam).view(-1)
+        src = (torch.arange(b, device=device)[:, None] * k + beam).view(-1)
         token = token.view(-1)
         seqs = torch.cat([seqs[src], token[:, None]], dim=1)
         lengths = lengths[src] + (~done[src]).float()
@@ -378,5 +394,5 @@ def _beam_search(model: nn.Module, x: torch.Tensor, k: int, max_words: int) -> l
         if bool(done.all()):
             break
     best = (scores.view(-1) / lengths.clamp(min=1)).view(b, k).argmax(dim=1)
-    chosen = seqs[torch.arange(b) * k + best, 1:]
+    chosen = seqs[torch.arange(b, device=device) * k + best, 1:].cpu()
     return [[int(t) for t in row if int(t) != PAD] for row in chosen]

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...processes import WorkerPool
 from .vocab import tokenize
 
 __all__ = ["METRICS", "CaptionScores", "caption_metrics", "score_runs", "cider_d", "java_runtime", "spice_unavailable"]
@@ -156,11 +157,15 @@ def score_runs(
     runs: Mapping[str, Mapping[str, str]],
     references: Mapping[str, Sequence[str]],
     metrics: Sequence[str] = METRICS,
+    *,
+    pool: WorkerPool | None = None,
 ) -> dict[str, CaptionScores]:
     """:func:`caption_metrics` of several systems on the same clips, starting each Java tool once.
 
     Args:
         runs: system name -> (clip id -> caption).
+        pool: with worker processes, the pure-Python metrics of the runs are computed in them while
+            this process drives the Java tools; the scores are the same.
     """
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
@@ -168,10 +173,21 @@ def score_runs(
     _coco()
     wanted = set(metrics)
     prepared = {name: _prepare(candidates, references) for name, candidates in runs.items()}
-    out = {name: _python_metrics(gts, res, wanted) for name, (gts, res) in prepared.items()}
+    parallel = pool is not None and not pool.in_process
+    # with workers, they score while the JVM (a process of its own) computes METEOR for this one
+    futures = {name: pool.submit(_python_metrics, gts, res, wanted)
+               for name, (gts, res) in prepared.items()} if parallel and pool is not None else {}
+    out = {name: CaptionScores({}) if parallel else _python_metrics(gts, res, wanted)
+           for name, (gts, res) in prepared.items()}
     for tool in ("METEOR", "SPICE"):
         if tool in wanted or (tool == "SPICE" and "SPIDEr" in wanted):
             _java_metric(tool, prepared, out)
+    for name, future in futures.items():
+        scores = future.result()
+        scores.corpus.update(out[name].corpus)
+        scores.per_clip.update(out[name].per_clip)
+        scores.skipped.update(out[name].skipped)
+        out[name] = scores
     for scores in out.values():
         if "SPIDEr" in wanted:
             if "SPICE" in scores.corpus:

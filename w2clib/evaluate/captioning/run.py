@@ -25,14 +25,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...processes import WorkerPool
 from ..probes import torch_threads
 from ..suite import EvalContext, EvalSet, evaluation_sets, features
 from .attributes import attribute_table
 from .baselines import best_constant_caption, distinct_captions, retrieval_captions
 from .config import CaptioningConfig, captioning_config
 from .dataset import CaptionSet, clotho_caption_set, embedded_caption_set
-from .decoder import Captioner, load_captioner, train_captioner
+from .decoder import load_captioner
 from .gpt2 import require_gpt2
+from .jobs import CaptionerJob, resolve_device, run_captioner_job
 from .metrics import score_runs
 
 __all__ = ["CaptioningOutput", "caption_set_for", "captioning_table", "scene_set", "system_name"]
@@ -117,24 +119,22 @@ def _key(x: np.ndarray, cset: CaptionSet, cfg: CaptioningConfig, model: str, see
     return digest.hexdigest()
 
 
-def _captioner(ctx: EvalContext, cfg: CaptioningConfig, cset: CaptionSet, x: np.ndarray, model: str,
-               seed: int, progress: bool) -> Captioner:
-    """Train (or load from the cache) the prefix captioner of ``model`` and ``seed``."""
-    folder = ctx.profile.run_dir / "cache" / "captioning" / _key(x, cset, cfg, model, seed)[:24]
-    if (folder / "config.json").is_file():
-        return load_captioner(folder)
+def _job(ctx: EvalContext, cfg: CaptioningConfig, cset: CaptionSet, x: np.ndarray, model: str, seed: int,
+         device: str, progress: bool) -> CaptionerJob:
+    """The job that trains (or loads from the cache) the captioner of ``model`` and ``seed`` and captions
+    the scored splits."""
     split = cset.clips["split"].to_numpy()
     refs = cset.clips["references"].tolist()
     train, valid = np.flatnonzero(split == "train"), np.flatnonzero(split == "valid")
     embedder = {"name": model, "dataset": cset.name, "segments": int(cfg.input_segments)}
     if model == "wav2clip":
         embedder.update({"checkpoint": str(ctx.checkpoint), "checkpoint_sha256": ctx.checkpoint_sha256})
-    language_model = require_gpt2() if cfg.decoder_kind == "gpt2" else None  # a fresh copy per captioner
-    captioner = train_captioner(x[train], [refs[i] for i in train], cfg.decoder_config(), seed=seed,
-                                valid=(x[valid], [refs[i] for i in valid]) if len(valid) else None,
-                                embedder=embedder, progress=progress, language_model=language_model)
-    captioner.save(folder)
-    return captioner
+    return CaptionerJob(
+        folder=ctx.profile.run_dir / "cache" / "captioning" / _key(x, cset, cfg, model, seed)[:24],
+        x_train=x[train], refs_train=[refs[i] for i in train], decoder=cfg.decoder_config(), seed=seed,
+        decode={name: x[split == name] for name in SCORED_SPLITS},
+        x_valid=x[valid], refs_valid=[refs[i] for i in valid], kind=cfg.decoder_kind, embedder=embedder,
+        device=device, progress=progress)
 
 
 def captioning_table(ctx: EvalContext, cfg: CaptioningConfig | None = None, *,
@@ -148,37 +148,58 @@ def captioning_table(ctx: EvalContext, cfg: CaptioningConfig | None = None, *,
     cfg = cfg or captioning_config(ctx.profile)
     if cfg.decoder_kind == "gpt2":
         require_gpt2()
-    with torch_threads(cfg.num_threads):
-        return _captioning_table(ctx, cfg, progress)
+    device = resolve_device(cfg.device)
+    # worker processes only on a CPU: on a GPU the captioners take turns on it in this process
+    workers = cfg.workers if device == "cpu" else 1
+    with torch_threads(cfg.num_threads), WorkerPool(workers, cfg.num_threads) as pool:
+        return _captioning_table(ctx, cfg, device, pool, progress)
 
 
-def _captioning_table(ctx: EvalContext, cfg: CaptioningConfig, progress: bool) -> CaptioningOutput:
+def _captioning_table(ctx: EvalContext, cfg: CaptioningConfig, device: str, pool: WorkerPool,
+                      progress: bool) -> CaptioningOutput:
     cset, sets = caption_set_for(ctx, cfg)
     clips = cset.clips
     ids = clips["clip_id"].tolist()
     references = dict(zip(ids, clips["references"]))
     split = clips["split"].to_numpy()
+    feats = {model: _inputs(ctx, cset, sets, model, progress, cfg.input_segments) for model in cfg.models}
+    runs = [(model, seed) for model in cfg.models for seed in cfg.seeds]
+    jobs = [_job(ctx, cfg, cset, feats[model], model, seed, device, progress and pool.in_process)
+            for model, seed in runs]
     generated: list[pd.DataFrame] = []
+    for (model, seed), out in zip(runs, _run_jobs(pool, jobs, progress)):
+        for name in SCORED_SPLITS:
+            generated.append(pd.DataFrame({"system": system_name(model), "seed": seed, "split": name,
+                                           "clip_id": [ids[i] for i in np.flatnonzero(split == name)],
+                                           "caption": out[name]}))
     saved = None
-    feats: dict[str, np.ndarray] = {}
-    for model in cfg.models:
-        feats[model] = _inputs(ctx, cset, sets, model, progress, cfg.input_segments)
-        for seed in cfg.seeds:
-            captioner = _captioner(ctx, cfg, cset, feats[model], model, seed, progress)
-            if model == "wav2clip" and seed == cfg.seeds[0]:
-                saved = captioner.save(ctx.profile.run_dir / cfg.captioner_dir)
-            for name in SCORED_SPLITS:
-                rows = np.flatnonzero(split == name)
-                generated.append(pd.DataFrame({"system": system_name(model), "seed": seed, "split": name,
-                                               "clip_id": [ids[i] for i in rows],
-                                               "caption": captioner.generate(feats[model][rows])}))
+    if "wav2clip" in cfg.models:  # the first seed's Wav2CLIP captioner, for `w2clib caption`
+        saved = load_captioner(jobs[runs.index(("wav2clip", cfg.seeds[0]))].folder).save(
+            ctx.profile.run_dir / cfg.captioner_dir)
     generated.extend(_baselines(ctx, cfg, cset, sets, feats, progress))
     captions = pd.concat(generated, ignore_index=True)
-    table = _score(captions, references, clips, cfg)
+    table = _score(captions, references, clips, cfg, pool)
     rows = _summary_rows(ctx, cset, cfg, table)
     return CaptioningOutput(table, rows, _examples(captions, clips, cfg), captions,
-                            attribute_table(captions, clips, {m: feats[m] for m in cfg.models}),
+                            attribute_table(captions, clips, {m: feats[m] for m in cfg.models}, pool=pool),
                             cset, _skipped(table), saved)
+
+
+def _run_jobs(pool: WorkerPool, jobs: list[CaptionerJob], progress: bool) -> list[dict[str, list[str]]]:
+    """Every job's captions, in job order; with worker processes, a bar counts finished captioners."""
+    from tqdm.auto import tqdm
+
+    out: dict[int, dict[str, list[str]]] = {}
+    numbered = list(enumerate(jobs))
+    with tqdm(total=len(jobs), desc="captioners", unit="captioner", disable=not progress or pool.in_process) as bar:
+        for (i, _), captions in pool.as_completed(_numbered_job, numbered):
+            out[i] = captions
+            bar.update(1)
+    return [out[i] for i in range(len(jobs))]
+
+
+def _numbered_job(item: tuple[int, CaptionerJob]) -> dict[str, list[str]]:
+    return run_captioner_job(item[1])
 
 
 def _baselines(ctx: EvalContext, cfg: CaptioningConfig, cset: CaptionSet, sets: Mapping[str, EvalSet],
@@ -208,7 +229,7 @@ def _baselines(ctx: EvalContext, cfg: CaptioningConfig, cset: CaptionSet, sets: 
 
 
 def _score(captions: pd.DataFrame, references: Mapping[str, list[str]], clips: pd.DataFrame,
-           cfg: CaptioningConfig) -> pd.DataFrame:
+           cfg: CaptioningConfig, pool: WorkerPool | None = None) -> pd.DataFrame:
     """Every metric per (system, seed, split, subset); subsets: all clips and each source."""
     source = dict(zip(clips["clip_id"], clips["source"]))
     runs: dict[tuple[str, int, str, str], dict[str, str]] = {}
@@ -220,7 +241,7 @@ def _score(captions: pd.DataFrame, references: Mapping[str, list[str]], clips: p
             for s in sources:
                 runs[(str(system), int(seed), str(split), s)] = {c: t for c, t in mapping.items() if source[c] == s}
     named = {"|".join(map(str, key)): value for key, value in runs.items()}
-    scores = score_runs(named, references, cfg.metrics)
+    scores = score_runs(named, references, cfg.metrics, pool=pool)
     records = []
     for key, value in runs.items():
         result = scores["|".join(map(str, key))]
