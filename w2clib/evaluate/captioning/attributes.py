@@ -28,6 +28,8 @@ tokeniser as the metrics.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -35,7 +37,7 @@ from ...processes import WorkerPool
 from .dataset import ATTRIBUTES
 from .vocab import tokenize
 
-__all__ = ["caption_has", "attribute_accuracy", "attribute_probes", "attribute_table"]
+__all__ = ["caption_has", "attribute_accuracy", "attribute_probes", "submit_attribute_probes", "attribute_table"]
 
 COLUMNS = ["system", "seed", "split", "attribute", "accuracy", "majority", "n_clips"]
 
@@ -117,13 +119,20 @@ def attribute_probes(features: dict[str, np.ndarray], clips: pd.DataFrame, *, se
         ``system`` (``probe:<model>``), ``seed, split`` (``test``), ``attribute, accuracy, majority,
         n_clips`` -- the columns of :func:`attribute_accuracy`; empty when no clip carries attributes.
     """
+    return submit_attribute_probes(features, clips, seed=seed, pool=pool)()
+
+
+def submit_attribute_probes(features: dict[str, np.ndarray], clips: pd.DataFrame, *, seed: int = 0,
+                            pool: WorkerPool | None = None) -> Callable[[], pd.DataFrame]:
+    """:func:`attribute_probes` in two steps: hand the fits to ``pool`` now, and return the function that
+    waits for them and builds the table -- so the caller can do other work while the workers fit."""
     pool = pool or WorkerPool(1)
     known = _with_attributes(clips)
     fit = known & clips["split"].isin(["train", "valid"]).to_numpy()
     test = known & (clips["split"] == "test").to_numpy()
     if not fit.any() or not test.any():
-        return pd.DataFrame(columns=COLUMNS)
-    records, pending = [], []
+        return lambda: pd.DataFrame(columns=COLUMNS)
+    pending = []
     for attribute in [a for a in ATTRIBUTES if a in clips]:
         values = clips[attribute].astype(str).to_numpy()
         classes = sorted(set(values[fit]))
@@ -134,13 +143,18 @@ def attribute_probes(features: dict[str, np.ndarray], clips: pd.DataFrame, *, se
         for model, x in features.items():
             job = pool.submit(_probe_predictions, np.asarray(x)[fit], y_fit, np.asarray(x)[test], seed, len(classes))
             pending.append((attribute, model, classes, values[test], job))
-    for attribute, model, classes, y_test, job in pending:
-        predicted = np.array(classes, dtype=object)[job.result()]
-        records.append({"system": f"probe:{model}", "seed": seed, "split": "test", "attribute": attribute,
-                        "accuracy": float(np.mean(predicted == y_test)),
-                        "majority": _majority(y_test),
-                        "n_clips": len(y_test)})
-    return pd.DataFrame(records, columns=COLUMNS)
+
+    def table() -> pd.DataFrame:
+        records = []
+        for attribute, model, classes, y_test, job in pending:
+            predicted = np.array(classes, dtype=object)[job.result()]
+            records.append({"system": f"probe:{model}", "seed": seed, "split": "test", "attribute": attribute,
+                            "accuracy": float(np.mean(predicted == y_test)),
+                            "majority": _majority(y_test),
+                            "n_clips": len(y_test)})
+        return pd.DataFrame(records, columns=COLUMNS)
+
+    return table
 
 
 def _probe_predictions(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray, seed: int, n_classes: int
@@ -151,9 +165,11 @@ def _probe_predictions(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray,
     return np.asarray(select_and_fit(x_fit, y_fit, "linear", seed=seed, n_classes=n_classes).predict(x_test))
 
 
-def attribute_table(captions: pd.DataFrame, clips: pd.DataFrame, features: dict[str, np.ndarray], *,
-                    pool: WorkerPool | None = None) -> pd.DataFrame:
-    """:func:`attribute_accuracy` of the captions followed by :func:`attribute_probes` of the features."""
-    parts = [t for t in (attribute_accuracy(captions, clips), attribute_probes(features, clips, pool=pool))
-             if len(t)]
+def attribute_table(captions: pd.DataFrame, clips: pd.DataFrame, features: dict[str, np.ndarray] | None = None,
+                    *, pool: WorkerPool | None = None, probes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`attribute_accuracy` of the captions followed by :func:`attribute_probes` of the features
+    (or ``probes``, a table it already returned)."""
+    if probes is None:
+        probes = attribute_probes(features or {}, clips, pool=pool)
+    parts = [t for t in (attribute_accuracy(captions, clips), probes) if len(t)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from concurrent.futures import Future, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import pandas as pd
 from ...processes import WorkerPool
 from ..probes import torch_threads
 from ..suite import EvalContext, EvalSet, evaluation_sets, features
-from .attributes import attribute_table
+from .attributes import attribute_table, submit_attribute_probes
 from .baselines import best_constant_caption, distinct_captions, retrieval_captions
 from .config import CaptioningConfig, captioning_config
 from .dataset import CaptionSet, clotho_caption_set, embedded_caption_set
@@ -166,8 +167,13 @@ def _captioning_table(ctx: EvalContext, cfg: CaptioningConfig, device: str, pool
     runs = [(model, seed) for model in cfg.models for seed in cfg.seeds]
     jobs = [_job(ctx, cfg, cset, feats[model], model, seed, device, progress and pool.in_process)
             for model, seed in runs]
+    # the workers start on the captioners; the probes queue behind them (an odd number of captioners
+    # leaves one worker idle at the end), and this process builds the decoder-free baselines meanwhile
+    futures = [pool.submit(run_captioner_job, job) for job in jobs]
+    probes = submit_attribute_probes({m: feats[m] for m in cfg.models}, clips, pool=pool)
+    baselines = _baselines(ctx, cfg, cset, sets, feats, progress)
     generated: list[pd.DataFrame] = []
-    for (model, seed), out in zip(runs, _run_jobs(pool, jobs, progress)):
+    for (model, seed), out in zip(runs, _results(futures, progress and not pool.in_process)):
         for name in SCORED_SPLITS:
             generated.append(pd.DataFrame({"system": system_name(model), "seed": seed, "split": name,
                                            "clip_id": [ids[i] for i in np.flatnonzero(split == name)],
@@ -176,30 +182,21 @@ def _captioning_table(ctx: EvalContext, cfg: CaptioningConfig, device: str, pool
     if "wav2clip" in cfg.models:  # the first seed's Wav2CLIP captioner, for `w2clib caption`
         saved = load_captioner(jobs[runs.index(("wav2clip", cfg.seeds[0]))].folder).save(
             ctx.profile.run_dir / cfg.captioner_dir)
-    generated.extend(_baselines(ctx, cfg, cset, sets, feats, progress))
-    captions = pd.concat(generated, ignore_index=True)
+    captions = pd.concat(generated + baselines, ignore_index=True)
     table = _score(captions, references, clips, cfg, pool)
     rows = _summary_rows(ctx, cset, cfg, table)
     return CaptioningOutput(table, rows, _examples(captions, clips, cfg), captions,
-                            attribute_table(captions, clips, {m: feats[m] for m in cfg.models}, pool=pool),
-                            cset, _skipped(table), saved)
+                            attribute_table(captions, clips, probes=probes()), cset, _skipped(table), saved)
 
 
-def _run_jobs(pool: WorkerPool, jobs: list[CaptionerJob], progress: bool) -> list[dict[str, list[str]]]:
-    """Every job's captions, in job order; with worker processes, a bar counts finished captioners."""
+def _results(futures: list[Future[dict[str, list[str]]]], progress: bool) -> list[dict[str, list[str]]]:
+    """The captioner jobs' captions, in job order; a bar counts finished captioners."""
     from tqdm.auto import tqdm
 
-    out: dict[int, dict[str, list[str]]] = {}
-    numbered = list(enumerate(jobs))
-    with tqdm(total=len(jobs), desc="captioners", unit="captioner", disable=not progress or pool.in_process) as bar:
-        for (i, _), captions in pool.as_completed(_numbered_job, numbered):
-            out[i] = captions
+    with tqdm(total=len(futures), desc="captioners", unit="captioner", disable=not progress) as bar:
+        for _ in as_completed(futures):
             bar.update(1)
-    return [out[i] for i in range(len(jobs))]
-
-
-def _numbered_job(item: tuple[int, CaptionerJob]) -> dict[str, list[str]]:
-    return run_captioner_job(item[1])
+    return [f.result() for f in futures]
 
 
 def _baselines(ctx: EvalContext, cfg: CaptioningConfig, cset: CaptionSet, sets: Mapping[str, EvalSet],
