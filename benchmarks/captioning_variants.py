@@ -40,18 +40,20 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(tmp, index=False)
 
 
-def _score(profile: str, checkpoint: str | None, models: list[str], decoder: dict, variant: str) -> pd.DataFrame:
+def _score(profile: str, checkpoint: str | None, models: list[str], decoder: dict, variant: str,
+           device: str | None = None) -> pd.DataFrame:
     """Train (or load) and score the captioners of ``models`` x the profile's seeds; one row per metric."""
     from w2clib.config import load_profile
     from w2clib.evaluate.captioning import captioning_config
-    from w2clib.evaluate.captioning.jobs import run_captioner_job
+    from w2clib.evaluate.captioning.jobs import resolve_device, run_captioner_job
     from w2clib.evaluate.captioning.metrics import score_runs
     from w2clib.evaluate.captioning.run import _inputs, _job, caption_set_for
     from w2clib.evaluate.probes import torch_threads
     from w2clib.evaluate.suite import load_context
     from w2clib.processes import WorkerPool
 
-    P = load_profile(profile, [f"evaluate.checkpoint={checkpoint}"] if checkpoint else [])
+    overrides = [f"evaluate.checkpoint={checkpoint}"] if checkpoint else []
+    P = load_profile(profile, overrides + ([f"captioning.device={device}"] if device else []))
     ctx = load_context(P)
     cfg = captioning_config(P)
     cfg = dataclasses.replace(cfg, decoder={**cfg.decoder, **decoder})
@@ -60,13 +62,15 @@ def _score(profile: str, checkpoint: str | None, models: list[str], decoder: dic
     test = clips[clips["split"] == "test"]
     references = dict(zip(clips["clip_id"], clips["references"]))
     began = time.time()
-    with torch_threads(cfg.num_threads), WorkerPool(cfg.workers, cfg.num_threads) as pool:
+    device = resolve_device(cfg.device)  # the notebook's rule: CUDA when available, workers only on a CPU
+    workers = cfg.workers if device == "cpu" else 1
+    with torch_threads(cfg.num_threads), WorkerPool(workers, cfg.num_threads) as pool:
         runs, jobs = [], []
         for model in models:
             x = _inputs(ctx, cset, sets, model, False, cfg.input_segments)
             for seed in cfg.seeds:
                 runs.append((model, seed))
-                jobs.append(_job(ctx, cfg, cset, x, model, seed, "cpu", False))
+                jobs.append(_job(ctx, cfg, cset, x, model, seed, device, False))
         outs = pool.map(run_captioner_job, jobs)
         named = {f"{m}|{s}": dict(zip(test["clip_id"], out["test"])) for (m, s), out in zip(runs, outs)}
         scores = score_runs(named, references, METRICS, pool=pool)
@@ -107,13 +111,14 @@ def main() -> None:
     dec.add_argument("--models", nargs="+", default=["wav2clip", "random_init", "logmel_stats"])
     for p in (enc, dec):
         p.add_argument("--profile", default="mini")
+        p.add_argument("--device", default=None, help="cpu, cuda, ... (default: the profile's captioning.device)")
     sub.add_parser("table", help="summarise the rows")
     args = parser.parse_args()
     if args.command == "encoders":
         for folder in args.folders:
-            _append(_score(args.profile, folder, ["wav2clip"], {}, "encoder"))
+            _append(_score(args.profile, folder, ["wav2clip"], {}, "encoder", args.device))
     elif args.command == "decoders":
-        _append(_score(args.profile, None, args.models, json.loads(args.overrides), args.name))
+        _append(_score(args.profile, None, args.models, json.loads(args.overrides), args.name, args.device))
     else:
         table()
 
