@@ -10,7 +10,9 @@ on the features of ``<model>`` (``wav2clip``: the evaluated encoder; ``random_in
 architecture with random weights; ``logmel_stats``: log-mel statistics); ``retrieval`` -- the nearest
 training caption in the teacher's text space (Wav2CLIP embeddings); ``constant`` -- the single best
 training caption.  Trained captioners are cached under ``<run_dir>/cache/captioning/<key>/``, the key
-hashing the input features, the training captions, the decoder settings and the seed.
+hashing the input features, the training captions, the decoder settings and the seed.  Captioners train
+on ``captioning.device``; on a CPU, ``captioning.workers`` worker processes train them (:mod:`.jobs`) while
+this process builds the baselines, and then compute the metrics and the attribute probes.
 """
 
 from __future__ import annotations
@@ -190,11 +192,13 @@ def _captioning_table(ctx: EvalContext, cfg: CaptioningConfig, device: str, pool
 
 
 def _results(futures: list[Future[dict[str, list[str]]]], progress: bool) -> list[dict[str, list[str]]]:
-    """The captioner jobs' captions, in job order; a bar counts finished captioners."""
+    """The captioner jobs' captions, in job order; a bar counts finished captioners.  The first job
+    that fails raises at once (the pool then drops the jobs not yet started)."""
     from tqdm.auto import tqdm
 
     with tqdm(total=len(futures), desc="captioners", unit="captioner", disable=not progress) as bar:
-        for _ in as_completed(futures):
+        for future in as_completed(futures):
+            future.result()
             bar.update(1)
     return [f.result() for f in futures]
 
