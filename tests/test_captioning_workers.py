@@ -94,5 +94,8 @@ def test_where_captioners_run_is_a_setting_checked_by_name():
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(RuntimeError, match="gpu0"):
         resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="captioning.device is 'cuda'.*no CUDA device"):
+            resolve_device("cuda")
     with pytest.raises(ValueError, match="captioning.workers"):
         CaptioningConfig(workers=0)

@@ -40,12 +40,19 @@ class CaptionerJob:
 
 
 def resolve_device(device: str) -> str:
-    """``"auto"``: CUDA when available, else the CPU; anything else as given (checked by torch)."""
+    """``"auto"``: CUDA when available, else the CPU; anything else as given.
+
+    Raises:
+        RuntimeError: torch does not know the name.
+        ValueError: a CUDA device on a machine without one (before any captioner is trained).
+    """
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    torch.device(device)  # an unknown device name fails here, by name
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():  # an unknown name fails in torch.device
+        raise ValueError(f"captioning.device is {device!r}, but torch sees no CUDA device here; "
+                         "set it to 'auto' or 'cpu'")
     return device
 
 

@@ -173,11 +173,10 @@ def score_runs(
     _coco()
     wanted = set(metrics)
     prepared = {name: _prepare(candidates, references) for name, candidates in runs.items()}
-    parallel = pool is not None and not pool.in_process
     # with workers, they score while the JVM (a process of its own) computes METEOR for this one
     futures = {name: pool.submit(_python_metrics, gts, res, wanted)
-               for name, (gts, res) in prepared.items()} if parallel and pool is not None else {}
-    out = {name: CaptionScores({}) if parallel else _python_metrics(gts, res, wanted)
+               for name, (gts, res) in prepared.items()} if pool is not None and not pool.in_process else {}
+    out = {name: CaptionScores({}) if futures else _python_metrics(gts, res, wanted)
            for name, (gts, res) in prepared.items()}
     for tool in ("METEOR", "SPICE"):
         if tool in wanted or (tool == "SPICE" and "SPIDEr" in wanted):
